@@ -1,0 +1,39 @@
+# Two entry points: `make run` and `make test`. Both create .venv when it is absent.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+QUESTION ?= What did Ofsted say about management oversight in 2018?
+
+.PHONY: run test install index lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The exact pin takes the CPU build of torch; install it first so nothing pulls CUDA.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: $(STAMP)
+	$(BIN)/rag-qa index
+
+run: $(STAMP)
+	@test -f index/CURRENT || $(BIN)/rag-qa index
+	$(BIN)/rag-qa ask "$(QUESTION)"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) index .pytest_cache .ruff_cache

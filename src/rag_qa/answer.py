@@ -1,0 +1,143 @@
+"""The extractive answer: sentences copied from the top passages, each with its [n] marker.
+
+Nothing is generated: every sentence of an answer is a verbatim span of a listed passage.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .chunking import split_sentences
+from .records import Passage
+
+STOPWORDS = set(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "say",
+        "said",
+        "says",
+        "the",
+        "their",
+        "there",
+        "this",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "about",
+        "ofsted",
+        "slough",
+        "report",
+        "reports",
+        "inspection",
+        "visit",
+        "inspectors",
+        "find",
+        "found",
+        "tell",
+        "me",
+        "any",
+    ]
+)
+WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    passage_rank: int  # the [n] it cites
+    score: float
+
+
+def terms(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def passage_sentences(text: str) -> list[str]:
+    """Sentences of a passage; a line break (paragraph, list item, heading) always ends one."""
+    out = []
+    for line in text.split("\n"):
+        out.extend(line[a:b].strip() for a, b in split_sentences(line))
+    return [s for s in out if s]
+
+
+def select_sentences(
+    question: str, passages: list[Passage], limit: int = 3
+) -> list[AnswerSentence]:
+    """Pick up to ``limit`` sentences from the top passages that best match the question."""
+    q = {_stem(t) for t in terms(question)}
+    if not q or not passages:
+        return []
+    top = passages[:3]
+    candidates: list[tuple[float, int, int, str]] = []
+    df: dict[str, int] = {}
+    sentences: list[tuple[Passage, int, str]] = []
+    for p in top:
+        for i, s in enumerate(passage_sentences(p.chunk.text)):
+            if len(s) < 25:
+                continue
+            sentences.append((p, i, s))
+            for t in {_stem(w) for w in terms(s)} & q:
+                df[t] = df.get(t, 0) + 1
+    n = max(1, len(sentences))
+    for p, i, s in sentences:
+        present = {_stem(w) for w in terms(s)} & q
+        if not present:
+            continue
+        score = sum(math.log(1 + n / df[t]) for t in present) / math.sqrt(len(q))
+        score *= 1.0 / (1 + 0.15 * (p.rank - 1))
+        candidates.append((score, p.rank, i, s))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    if not candidates:
+        return []
+    best = candidates[0][0]
+    chosen = [c for c in candidates if c[0] >= 0.6 * best][:limit]
+    return [AnswerSentence(s, rank, score) for score, rank, _, s in chosen]
+
+
+def compose_answer(question: str, passages: list[Passage]) -> str:
+    if not passages:
+        return "The indexed reports hold nothing on this."
+    chosen = select_sentences(question, passages)
+    if not chosen:
+        first = passage_sentences(passages[0].chunk.text)
+        chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]
+    return " ".join(f"{c.text} [{c.passage_rank}]" for c in chosen)

@@ -1,0 +1,276 @@
+"""Sentence-aware chunking sized in the embedding model's own tokens.
+
+Chunks never cut inside a sentence unless that one sentence exceeds the budget; sentences run
+across page breaks; a chunk keeps its page span, page-local character offsets and the section
+heading it sits under. Consecutive chunks of one section overlap by whole sentences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from .records import PAGE_JOIN, Chunk, Document
+
+
+class Tokenizer(Protocol):
+    def count(self, text: str) -> int: ...
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Character span of every token (no special tokens)."""
+        ...
+
+
+class WordPieceTokenizer:
+    """The model's own tokenizer, loaded from its ``tokenizer.json`` (no torch needed)."""
+
+    def __init__(self, tokenizer_json: str):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        self._tok = HFTokenizer.from_file(tokenizer_json)
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    def count(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return list(self._tok.encode(text, add_special_tokens=False).offsets)
+
+
+class WhitespaceTokenizer:
+    """Deterministic stand-in for tests: one token per word or punctuation mark."""
+
+    _re = re.compile(r"\w+|[^\w\s]")
+
+    def count(self, text: str) -> int:
+        return len(self._re.findall(text))
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self._re.finditer(text)]
+
+
+KNOWN_HEADINGS = [
+    r"Headline findings",
+    r"Areas? for priority action",
+    r"What needs to improve",
+    r"What does the local authority need to improve",
+    r"Main findings",
+    r"Findings",
+    r"Summary of key findings",
+    r"Summary for children and young people",
+    r"Executive summary",
+    r"Overview",
+    r"Next steps",
+    r"Recommendations",
+    r"Areas for (?:improvement|development)",
+    r"Information about this (?:inspection|local authority area)",
+    r"Inspection judgements about the local authority",
+    r"What the inspection judge?ments mean",
+    r"The experiences and progress of (?:children|care leavers)",
+    r"The impact of leaders on social work practice",
+    r"The effectiveness of (?:leaders and managers|the Local Safeguarding Children Board)",
+    r"Leadership, management and governance",
+    r"Children who need help and protection",
+    r"Children looked after and achieving permanence",
+    r"(?:Experiences and progress of )?care leavers$",
+    r"Adoption performance",
+    r"Section \d+:",
+    r"Contents$",
+    r"Evaluation of progress",
+]
+HEADING_RE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:" + "|".join(KNOWN_HEADINGS) + ")", re.I)
+# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) when the next
+# word starts with a capital letter, digit, quote or list marker.
+SENT_END_RE = re.compile(r"(?<=[.!?])[’”\"')\]]*\s+(?=[A-Z0-9‘“\"'(\uf0b7\uf06e◼•■▪●–-])")
+ABBREV_RE = re.compile(
+    r"\b(?:e\.g|i\.e|etc|Mr|Mrs|Ms|Dr|Cllr|No|St|vs|cf|Prof|Rev|approx)\.$", re.I
+)
+TERMINAL = (".", "!", "?", ":", ";", "’", "”", '"', ")")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence (or heading) with document-level character offsets."""
+
+    start: int
+    end: int
+    tokens: int
+    section: str | None
+    heading: bool = False
+
+
+def is_heading(line: str) -> bool:
+    text = line.strip()
+    if len(text) > 160 or not text:
+        return False
+    if HEADING_RE.match(text):
+        # A known phrase that opens a long sentence is not a heading.
+        return len(text) < 100 or not text.endswith(".")
+    return False
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in SENT_END_RE.finditer(text):
+        candidate = text[start : m.start()]
+        if ABBREV_RE.search(candidate) or len(candidate.strip()) < 3:
+            continue
+        spans.append((start, m.start()))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return spans
+
+
+def document_units(doc: Document, tokenizer: Tokenizer) -> tuple[str, list[int], list[Unit]]:
+    """The document's text, each page's start offset in it, and its sentence units."""
+    offsets, parts, pos = [], [], 0
+    for page in doc.pages:
+        offsets.append(pos)
+        parts.append(page.text)
+        pos += len(page.text) + len(PAGE_JOIN)
+    full = PAGE_JOIN.join(parts)
+
+    raw: list[tuple[int, int, bool]] = []  # (start, end, heading)
+    for page_start, page in zip(offsets, doc.pages, strict=True):
+        line_start = 0
+        for line in page.text.split("\n"):
+            s = page_start + line_start
+            line_start += len(line) + 1
+            if not line.strip():
+                continue
+            if is_heading(line):
+                raw.append((s, s + len(line.rstrip()), True))
+                continue
+            for a, b in split_sentences(line):
+                raw.append((s + a, s + b, False))
+
+    # Join a sentence broken by a page break: it ends without punctuation and the next page
+    # goes on in lower case.
+    merged: list[tuple[int, int, bool]] = []
+    page_starts = set(offsets)
+    for unit in raw:
+        if merged and not unit[2] and not merged[-1][2]:
+            prev = merged[-1]
+            crosses = any(prev[1] < p <= unit[0] for p in page_starts)
+            gap = full[prev[1] : unit[0]]
+            if (
+                crosses
+                and gap.strip() == ""
+                and not full[prev[0] : prev[1]].rstrip().endswith(TERMINAL)
+                and full[unit[0] : unit[0] + 1].islower()
+            ):
+                merged[-1] = (prev[0], unit[1], False)
+                continue
+        merged.append(unit)
+
+    units, section = [], None
+    for start, end, heading in merged:
+        text = full[start:end]
+        if heading:
+            section = re.sub(r"(?<=[A-Za-z?])\d{1,2}$|\s+\d{1,3}$", "", text.strip()).rstrip("?: ")
+        units.append(Unit(start, end, tokenizer.count(text), section, heading))
+    return full, offsets, units
+
+
+def _split_long(unit: Unit, full: str, budget: int, tokenizer: Tokenizer) -> list[Unit]:
+    """Cut one over-long sentence at token boundaries (the only cut inside a sentence)."""
+    text = full[unit.start : unit.end]
+    spans = tokenizer.spans(text)
+    pieces = []
+    for i in range(0, len(spans), budget):
+        window = spans[i : i + budget]
+        a = window[0][0]
+        b = spans[i + budget][0] if i + budget < len(spans) else len(text)
+        b = len(text[:b].rstrip())
+        pieces.append(Unit(unit.start + a, unit.start + b, len(window), unit.section))
+    return pieces
+
+
+def chunk_document(
+    doc: Document, tokenizer: Tokenizer, chunk_tokens: int, overlap_tokens: int
+) -> list[Chunk]:
+    full, offsets, units = document_units(doc, tokenizer)
+    flat: list[Unit] = []
+    for u in units:
+        flat.extend(
+            _split_long(u, full, chunk_tokens, tokenizer) if u.tokens > chunk_tokens else [u]
+        )
+
+    groups: list[list[Unit]] = []
+    current: list[Unit] = []
+    used = 0
+    for u in flat:
+        new_section = u.heading and current and used >= chunk_tokens // 4
+        if current and (used + u.tokens > chunk_tokens or new_section):
+            groups.append(current)
+            carry: list[Unit] = []
+            if not u.heading:
+                kept = 0
+                for prev in reversed(current):
+                    if prev.heading or kept + prev.tokens > overlap_tokens:
+                        break
+                    if used - prev.tokens <= 0:
+                        break
+                    carry.insert(0, prev)
+                    kept += prev.tokens
+                while carry and sum(c.tokens for c in carry) + u.tokens > chunk_tokens:
+                    carry.pop(0)
+            current, used = carry, sum(c.tokens for c in carry)
+        current.append(u)
+        used += u.tokens
+    if current:
+        groups.append(current)
+
+    chunks = []
+    for ordinal, group in enumerate(groups):
+        if all(u.heading for u in group) and len(groups) > 1:
+            continue  # a lone trailing heading carries no content
+        start, end = group[0].start, group[-1].end
+        text = full[start:end]
+        section = next((u.section for u in group if not u.heading), group[0].section)
+        ps, cs = _locate(offsets, start)
+        pe, ce = _locate(offsets, end, at_end=True)
+        page_start = doc.pages[ps].number
+        page_end = doc.pages[pe].number
+        chunk_id = hashlib.sha1(f"{doc.doc_id}\0{start}\0{end}\0{text}".encode()).hexdigest()[:16]
+        chunks.append(
+            Chunk(
+                chunk_id=chunk_id,
+                doc_id=doc.doc_id,
+                ordinal=len(chunks),
+                text=text,
+                page_start=page_start,
+                page_end=page_end,
+                char_start=cs,
+                char_end=ce,
+                section=section,
+                token_count=sum(u.tokens for u in group),
+            )
+        )
+        del ordinal
+    return chunks
+
+
+def _locate(offsets: list[int], pos: int, at_end: bool = False) -> tuple[int, int]:
+    """(page index, offset within that page) of a document-level offset."""
+    idx = 0
+    for i, start in enumerate(offsets):
+        if start < pos or (start == pos and not at_end):
+            idx = i
+    return idx, pos - offsets[idx]
+
+
+def chunk_page_text(doc: Document, chunk: Chunk) -> str:
+    """Rebuild a chunk's text from its page span and offsets (the invariant tests check)."""
+    index = {p.number: i for i, p in enumerate(doc.pages)}
+    ps, pe = index[chunk.page_start], index[chunk.page_end]
+    if ps == pe:
+        return doc.pages[ps].text[chunk.char_start : chunk.char_end]
+    parts = [doc.pages[ps].text[chunk.char_start :]]
+    parts += [doc.pages[i].text for i in range(ps + 1, pe)]
+    parts.append(doc.pages[pe].text[: chunk.char_end])
+    return PAGE_JOIN.join(parts)

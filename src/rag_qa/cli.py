@@ -1,0 +1,249 @@
+"""The ``rag-qa`` command line: a thin layer that turns library errors into one clean line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .settings import Settings
+
+EXAMPLE_QUESTION = "What did Ofsted say about management oversight in 2018?"
+
+
+def common_options(func):
+    @click.option(
+        "--corpus",
+        "corpus_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("corpus"),
+        show_default=True,
+        help="Folder of PDF/text documents.",
+    )
+    @click.option(
+        "--index",
+        "index_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("index"),
+        show_default=True,
+        help="Folder holding the index.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args, corpus_dir: Path, index_dir: Path, **kwargs):
+        settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
+        return func(*args, settings=settings, **kwargs)
+
+    return wrapper
+
+
+def friendly_errors(func):
+    """Known failures become one line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .build import BuildError
+        from .embedding import ModelError
+        from .generations import BuildLocked, IndexError_
+        from .loaders import LoadError
+
+        try:
+            return func(*args, **kwargs)
+        except (BuildError, BuildLocked, IndexError_, ModelError, LoadError) as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper
+
+
+def _embedder_factory(settings: Settings):
+    from .embedding import load_embedder
+
+    return lambda: load_embedder(settings.model, settings.precision)
+
+
+# Tests replace this to use a tiny deterministic embedder.
+embedder_factory = _embedder_factory
+
+
+class WarningsToStderr(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="rag-qa")
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logging.")
+def main(verbose: bool) -> None:
+    """Question answering over inspection reports, with cited passages."""
+    root = logging.getLogger("rag_qa")
+    root.handlers[:] = [WarningsToStderr()]
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root.propagate = False
+
+
+@main.command()
+@common_options
+@click.option("--full", is_flag=True, help="Rebuild everything, ignoring what is cached.")
+@click.option("--wait", is_flag=True, help="Wait for a build already running instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@friendly_errors
+def index(settings: Settings, full: bool, wait: bool, as_json: bool) -> None:
+    """Build or refresh the index from the corpus folder (only what changed)."""
+    from .build import run_build
+
+    summary = run_build(settings, embedder_factory(settings), full=full, wait=wait)
+    if as_json:
+        click.echo(json.dumps(summary.to_json()))
+        return
+    for source, reason in sorted(summary.skipped.items()):
+        click.echo(f"skipped {source}: {reason}", err=True)
+    if summary.note:
+        click.echo(summary.note)
+    click.echo(
+        f"{'Built' if summary.full else 'Updated'} {settings.index_dir} ({summary.generation}): "
+        f"{len(summary.added)} added, {len(summary.changed)} changed, "
+        f"{len(summary.removed)} removed, {summary.unchanged} unchanged, "
+        f"{len(summary.skipped)} skipped; {summary.documents} documents, {summary.chunks} chunks; "
+        f"{summary.chunks_embedded} chunks embedded in {summary.seconds:.1f}s"
+    )
+    for label, items in (
+        ("added", summary.added),
+        ("changed", summary.changed),
+        ("removed", summary.removed),
+    ):
+        for source in items:
+            click.echo(f"  {label}: {source}")
+
+
+def passage_json(p) -> dict:
+    return {
+        "rank": p.rank,
+        "score": round(p.score, 6),
+        "doc_id": p.document.doc_id,
+        "source": p.document.source,
+        "title": p.document.title,
+        "date": p.document.date,
+        "page": p.chunk.page_start,
+        "page_end": p.chunk.page_end,
+        "text": p.chunk.text,
+        "chunk_id": p.chunk.chunk_id,
+        "section": p.chunk.section,
+        "doc_type": p.document.doc_type,
+        "visit_start": p.document.visit_start,
+        "visit_end": p.document.visit_end,
+        "citation": p.citation,
+        "also_in": list(p.also_in),
+    }
+
+
+@main.command()
+@common_options
+@click.argument("questions", nargs=-1, required=True)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Passages per question.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question (JSON Lines).")
+@friendly_errors
+def ask(settings: Settings, questions: tuple[str, ...], k: int, as_json: bool) -> None:
+    """Answer one or more QUESTIONS with ranked, cited passages."""
+    from .answer import compose_answer
+    from .index import open_index
+    from .search import Retriever
+
+    index_ = open_index(settings)
+    retriever = Retriever(index_, embedder_factory(settings)())
+    for question in questions:
+        if not question.strip():
+            raise click.ClickException(
+                f"empty question: ask something, e.g. rag-qa ask {json.dumps(EXAMPLE_QUESTION)}"
+            )
+        started = time.perf_counter()
+        passages = retriever.search(question, k=k)
+        answer = compose_answer(question, passages)
+        elapsed = time.perf_counter() - started
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "question": question,
+                        "answer": answer,
+                        "passages": [passage_json(p) for p in passages],
+                        "seconds": round(elapsed, 4),
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            continue
+        click.echo(click.style(f"Q: {question}", bold=True))
+        click.echo(f"A: {answer}\n")
+        for p in passages:
+            click.echo(
+                click.style(f"[{p.rank}] {p.citation}", fg="cyan") + f"  (score {p.score:.3f})"
+            )
+            click.echo(
+                f"    {p.document.source}" + (f" · {p.chunk.section}" if p.chunk.section else "")
+            )
+            click.echo("    " + p.chunk.text.replace("\n", " ")[:600])
+            click.echo()
+
+
+@main.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@friendly_errors
+def docs(settings: Settings, as_json: bool) -> None:
+    """List the indexed documents with their type, dates and how each date was found."""
+    from .index import open_index
+
+    index_ = open_index(settings)
+    for doc in sorted(
+        index_.documents.values(), key=lambda d: (d.date or d.visit_end or "", d.source)
+    ):
+        entry = index_.manifest["files"].get(doc.source, {})
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "doc_id": doc.doc_id,
+                        "source": doc.source,
+                        "title": doc.title,
+                        "doc_type": doc.doc_type,
+                        "date": doc.date,
+                        "visit_start": doc.visit_start,
+                        "visit_end": doc.visit_end,
+                        "pages": len(doc.pages),
+                        "chunks": entry.get("chunks"),
+                        "dates": [m.__dict__ for m in doc.dates],
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            continue
+        click.echo(click.style(doc.title, bold=True) + f"  [{doc.doc_type}]")
+        click.echo(
+            f"  source: {doc.source}  ({len(doc.pages)} pages, {entry.get('chunks')} chunks)"
+        )
+        click.echo(
+            f"  date: {doc.date or '-'}   visit: {doc.visit_start or '-'} to {doc.visit_end or '-'}"
+        )
+        for m in doc.dates:
+            where = f" p.{m.page}" if m.page else ""
+            click.echo(f'    {m.role:<12} {m.date}  by {m.rule}{where}: "{m.evidence}"')
+    click.echo(
+        f"{len(index_.documents)} documents, built {index_.manifest.get('built_at')}",
+        err=not as_json and False,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

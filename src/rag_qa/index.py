@@ -1,0 +1,69 @@
+"""Opening the live index generation for reading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import generations as G
+from .records import Chunk, Document
+from .settings import Settings
+from .store import Store
+
+
+@dataclass
+class LoadedIndex:
+    generation: Path
+    manifest: dict
+    store: Store
+    vectors: object  # faiss.Index
+    documents: dict[str, Document]
+
+    def chunks(self, vec_ids: list[int]) -> dict[int, Chunk]:
+        return self.store.chunks_by_vec_ids(vec_ids)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_index(settings: Settings) -> LoadedIndex:
+    """Load the live generation, refusing a missing, damaged or mismatched index."""
+    index_dir = settings.index_dir
+    gen = G.current_generation(index_dir)
+    if gen is None:
+        raise G.IndexError_(
+            f"no index in {index_dir}; build it with: rag-qa index --corpus {settings.corpus_dir}"
+        )
+    manifest = G.read_manifest(gen)
+    G.check_compatible(manifest, settings, index_dir)
+    store_path, vec_path = gen / G.STORE, gen / G.VECTORS
+    for path in (store_path, vec_path):
+        if not path.exists():
+            raise G.IndexError_(f"{path} is missing; repair the index with: rag-qa index --full")
+    import faiss
+
+    try:
+        vectors = faiss.read_index(str(vec_path))
+    except RuntimeError as err:
+        raise G.IndexError_(
+            f"{vec_path} is damaged ({str(err).splitlines()[0][:120]}); "
+            "repair it with: rag-qa index --full"
+        ) from err
+    try:
+        store = Store(store_path)
+        documents = {d.doc_id: d for d in store.documents()}
+        n_chunks = store.count("chunks")
+    except Exception as err:  # sqlite3.DatabaseError and friends
+        raise G.IndexError_(
+            f"{store_path} is damaged ({err}); repair it with: rag-qa index --full"
+        ) from err
+    if vectors.ntotal != n_chunks or n_chunks != manifest.get("chunks"):
+        raise G.IndexError_(
+            f"the index in {gen} is inconsistent ({vectors.ntotal} vectors, {n_chunks} chunks); "
+            "repair it with: rag-qa index --full"
+        )
+    if vectors.d != manifest.get("dim"):
+        raise G.IndexError_(
+            f"{vec_path} has {vectors.d} dimensions, manifest says {manifest.get('dim')}; run: rag-qa index --full"
+        )
+    return LoadedIndex(gen, manifest, store, vectors, documents)

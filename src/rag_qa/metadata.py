@@ -1,0 +1,159 @@
+"""From a loaded file to a ``Document``: cleaned pages, id, title, type and dates."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from . import dates as D
+from .clean import clean_pages, clean_text
+from .loaders import LoadError, RawDocument
+from .records import DateMention, Document, Page
+
+DOC_TYPES = (
+    "inspection report",
+    "focused visit letter",
+    "monitoring visit letter",
+    "news release",
+    "news article",
+    "minutes",
+    "document",
+)
+
+
+def doc_id_for(source: str) -> str:
+    """Stable id from the document's path: readable slug plus a short hash of the path."""
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:48].strip("-") or "doc"
+    return f"{slug}-{hashlib.sha1(source.encode()).hexdigest()[:8]}"
+
+
+_FOOTNOTE_MARK = re.compile(r"(?<=[A-Za-z])\d{1,2}\b")
+LETTER_SUBJECT = re.compile(
+    r"^(?:Focused visit|Monitoring visit|Joint targeted area inspection|Assurance visit)\b.*\bto\b",
+    re.I,
+)
+
+
+def _tidy_title(text: str) -> str:
+    text = _FOOTNOTE_MARK.sub("", text)
+    text = re.split(r"\s+and\s+Review of\b", text)[0]
+    text = re.sub(r"\s+", " ", text).strip(" .:-")
+    if len(text) > 140:
+        text = text[:140].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def find_title(lines: list[str]) -> str | None:
+    head = [ln.strip() for ln in lines[:25] if ln.strip()]
+    for i, line in enumerate(head):
+        if LETTER_SUBJECT.match(line):
+            return _tidy_title(line)
+        if line.startswith("Inspection of "):
+            title = _tidy_title(line)
+            prev = head[i - 1] if i else ""
+            council = re.search(r"(Council|Borough|County|Authority)$", prev)
+            if council and prev.lower() not in title.lower():
+                title = f"{prev}: {title}"
+            return title
+    if head:
+        first = head[0]
+        if first.lower() == "agenda item" and len(head) > 1:
+            return _tidy_title(head[1])
+        if (
+            len(first) <= 120
+            and not first.endswith((".", ",", ";"))
+            and not D.SINGLE_RE.match(first)
+        ):
+            return _tidy_title(first)
+    return None
+
+
+def fallback_title(source: str) -> str:
+    stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    stem = re.sub(r"[_]+", " ", stem).strip()
+    return stem[:1].upper() + stem[1:]
+
+
+def find_doc_type(title: str, text: str) -> str:
+    t = title.lower()
+    head = text[:3000].lower()
+    if t.startswith("focused visit") or "findings of the focused visit" in head:
+        return "focused visit letter"
+    if "monitoring visit" in t and "minutes:" not in head:
+        return "monitoring visit letter" if "dear " in head else "document"
+    if "inspection of" in t:
+        return "inspection report"
+    if head.startswith("agenda item") or "\nminutes:" in head or "minutes:\n" in head:
+        return "minutes"
+    return "document"
+
+
+def build_document(raw: RawDocument) -> Document:
+    if raw.kind == "pdf":
+        cleaned = clean_pages([text for _, text in raw.pages])
+        pages = tuple(Page(num, txt) for (num, _), txt in zip(raw.pages, cleaned, strict=True))
+    else:
+        pages = (Page(None, clean_text(raw.pages[0][1])),)
+    if not any(p.text.strip() for p in pages):
+        raise LoadError(raw.source, "no text left after cleaning", "check the file's content")
+
+    side = raw.sidecar
+    all_lines = [ln for p in pages for ln in p.text.splitlines()]
+    title = side.get("title") or find_title(all_lines) or fallback_title(raw.source)
+    full_text = "\n".join(p.text for p in pages)
+    doc_type = side.get("doc_type") or find_doc_type(title, full_text)
+
+    raw_pages = list(raw.pages)
+    mentions: list[DateMention] = []
+    warnings: list[str] = []
+    visit = D.find_visit_dates(raw_pages)
+    for role in ("visit_start", "visit_end"):
+        if side.get(role):
+            iso = _check_iso(side[role], raw.source, role, warnings)
+            if iso:
+                visit = [m for m in visit if m.role != role]
+                visit.append(DateMention(role, iso, "sidecar", f"{role}: {side[role]}"))
+    mentions.extend(visit)
+
+    candidates: list[DateMention] = []
+    if side.get("date"):
+        iso = _check_iso(side["date"], raw.source, "date", warnings)
+        if iso:
+            candidates.append(DateMention("document", iso, "sidecar", f"date: {side['date']}"))
+    letter = D.find_letter_date(pages[0].text, pages[0].number)
+    if letter:
+        candidates.append(letter)
+    published = D.find_published_date(raw_pages)
+    if published and published.rule != "originally-published":
+        candidates.append(published)
+    from_name = D.find_filename_date(raw.source)
+    if from_name:
+        candidates.append(from_name)
+    if published and published.rule == "originally-published":
+        candidates.append(published)
+    mentions.extend(candidates)
+
+    vs = next((m.date for m in visit if m.role == "visit_start"), None)
+    ve = next((m.date for m in visit if m.role == "visit_end"), None)
+    return Document(
+        doc_id=doc_id_for(raw.source),
+        source=raw.source,
+        title=title,
+        doc_type=doc_type if doc_type in DOC_TYPES else "document",
+        date=candidates[0].date if candidates else None,
+        visit_start=vs,
+        visit_end=ve,
+        dates=tuple(mentions),
+        pages=pages,
+        content_hash=raw.content_hash,
+        source_url=side.get("source_url"),
+        warnings=tuple(warnings),
+    )
+
+
+def _check_iso(value: str, source: str, field: str, warnings: list[str]) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", value):
+        return value
+    warnings.append(f"{source}: metadata '{field}' must be YYYY-MM-DD, got {value!r}; ignored")
+    return None

@@ -1,0 +1,121 @@
+"""Frozen records that flow between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Page:
+    """Cleaned text of one page; ``number`` is 1-based, None for unpaginated text files."""
+
+    number: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date read from a document, with how it was found (shown by ``rag-qa docs``)."""
+
+    role: str  # "document", "published", "visit_start", "visit_end"
+    date: str  # ISO YYYY-MM-DD
+    rule: str  # which rule matched, e.g. "inspection-dates-line", "file-name", "sidecar"
+    evidence: str  # the matched text
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    source: str  # path relative to the corpus folder, POSIX separators
+    title: str
+    doc_type: str  # see metadata.DOC_TYPES
+    date: str | None  # the document's own date (letter date or publication date)
+    visit_start: str | None
+    visit_end: str | None
+    dates: tuple[DateMention, ...]
+    pages: tuple[Page, ...]
+    content_hash: str
+    source_url: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def page_count(self) -> int:
+        return len(self.pages)
+
+    @property
+    def year(self) -> int | None:
+        return int(self.date[:4]) if self.date else None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document.
+
+    ``char_start`` is an offset into the text of ``page_start`` and ``char_end`` an offset
+    into the text of ``page_end``; for a one-page chunk ``text == page.text[start:end]``, for a
+    chunk over several pages the page slices are joined with ``PAGE_JOIN``.
+    """
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    section: str | None
+    token_count: int
+
+
+PAGE_JOIN = "\n"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One ranked search result: a chunk with its document's citation fields."""
+
+    rank: int
+    score: float
+    chunk: Chunk
+    document: Document
+    also_in: tuple[str, ...] = ()  # other sources holding the same passage
+    scores: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def citation(self) -> str:
+        return citation_label(self.document, self.chunk)
+
+
+def citation_label(doc: Document, chunk: Chunk) -> str:
+    parts = [doc.title]
+    if doc.date:
+        parts.append(format_date(doc.date))
+    if chunk.page_start is not None:
+        if chunk.page_end is not None and chunk.page_end != chunk.page_start:
+            parts.append(f"p. {chunk.page_start}-{chunk.page_end}")
+        else:
+            parts.append(f"p. {chunk.page_start}")
+    return ", ".join(parts)
+
+
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def format_date(iso: str) -> str:
+    year, month, day = iso.split("-")
+    return f"{int(day)} {MONTHS[int(month) - 1]} {year}"

