@@ -94,6 +94,7 @@ def _stem(word: str) -> str:
 def passage_sentences(text: str) -> list[str]:
     """Sentences of a passage; a line break (paragraph, list item, heading) always ends one."""
     out = []
+    text = re.sub(r"\n(?=[a-z])", " ", text)  # a sentence running across a page break
     for line in text.split("\n"):
         out.extend(line[a:b].strip() for a, b in split_sentences(line))
     return [s for s in out if s]

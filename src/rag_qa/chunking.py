@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from .clean import is_heading
 from .records import PAGE_JOIN, Chunk, Document
 
 
@@ -52,36 +53,6 @@ class WhitespaceTokenizer:
         return [m.span() for m in self._re.finditer(text)]
 
 
-KNOWN_HEADINGS = [
-    r"Headline findings",
-    r"Areas? for priority action",
-    r"What needs to improve",
-    r"What does the local authority need to improve",
-    r"Main findings",
-    r"Findings",
-    r"Summary of key findings",
-    r"Summary for children and young people",
-    r"Executive summary",
-    r"Overview",
-    r"Next steps",
-    r"Recommendations",
-    r"Areas for (?:improvement|development)",
-    r"Information about this (?:inspection|local authority area)",
-    r"Inspection judgements about the local authority",
-    r"What the inspection judge?ments mean",
-    r"The experiences and progress of (?:children|care leavers)",
-    r"The impact of leaders on social work practice",
-    r"The effectiveness of (?:leaders and managers|the Local Safeguarding Children Board)",
-    r"Leadership, management and governance",
-    r"Children who need help and protection",
-    r"Children looked after and achieving permanence",
-    r"(?:Experiences and progress of )?care leavers$",
-    r"Adoption performance",
-    r"Section \d+:",
-    r"Contents$",
-    r"Evaluation of progress",
-]
-HEADING_RE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:" + "|".join(KNOWN_HEADINGS) + ")", re.I)
 # A sentence ends at . ! ? (optionally followed by a closing quote or bracket) when the next
 # word starts with a capital letter, digit, quote or list marker.
 SENT_END_RE = re.compile(r"(?<=[.!?])[’”\"')\]]*\s+(?=[A-Z0-9‘“\"'(\uf0b7\uf06e◼•■▪●–-])")
@@ -100,16 +71,6 @@ class Unit:
     tokens: int
     section: str | None
     heading: bool = False
-
-
-def is_heading(line: str) -> bool:
-    text = line.strip()
-    if len(text) > 160 or not text:
-        return False
-    if HEADING_RE.match(text):
-        # A known phrase that opens a long sentence is not a heading.
-        return len(text) < 100 or not text.endswith(".")
-    return False
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

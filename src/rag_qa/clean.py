@@ -50,6 +50,46 @@ BACK_MATTER_START = re.compile(
 BACK_MATTER_END = re.compile(r"©\s*Crown copyright", re.I)
 BULLET_RE = re.compile(r"^\s*(?:[\uf0b7\uf06e\uf0a7\uf0d8•◼■▪●◦‣–\-*]|\d{1,3}[.)]\s|\(?[a-z]\)\s)")
 TERMINAL = tuple(".!?:;")
+KNOWN_HEADINGS = [
+    r"Headline findings",
+    r"Areas? for priority action",
+    r"What needs to improve",
+    r"What does the local authority need to improve",
+    r"Main findings",
+    r"Findings",
+    r"Summary of key findings",
+    r"Summary for children and young people",
+    r"Executive summary",
+    r"Overview",
+    r"Next steps",
+    r"Recommendations",
+    r"Areas for (?:improvement|development)",
+    r"Information about this (?:inspection|local authority area)",
+    r"Inspection judgements about the local authority",
+    r"What the inspection judge?ments mean",
+    r"The experiences and progress of (?:children|care leavers)",
+    r"The impact of leaders on social work practice",
+    r"The effectiveness of (?:leaders and managers|the Local Safeguarding Children Board)",
+    r"Leadership, management and governance",
+    r"Children who need help and protection",
+    r"Children looked after and achieving permanence",
+    r"(?:Experiences and progress of )?care leavers$",
+    r"Adoption performance",
+    r"Section \d+:",
+    r"Contents$",
+    r"Evaluation of progress",
+]
+HEADING_RE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:" + "|".join(KNOWN_HEADINGS) + ")", re.I)
+
+
+def is_heading(line: str) -> bool:
+    text = line.strip()
+    if len(text) > 160 or not text:
+        return False
+    if HEADING_RE.match(text):
+        # A known phrase that opens a long sentence is not a heading.
+        return len(text) < 100 or not text.endswith(".")
+    return False
 
 
 def _norm(line: str) -> str:
@@ -116,7 +156,12 @@ def join_lines(lines: list[str], wrap_width: int | None = None) -> list[str]:
 
     def flush() -> None:
         if current:
-            text = " ".join(part.strip() for part in current)
+            text = ""
+            for part in current:
+                part = part.strip()
+                # "co-" + "location": a line broken at a hyphen joins without a space.
+                glue = "" if re.search(r"[A-Za-z]-$", text) and part[:1].islower() else " "
+                text = f"{text}{glue}{part}" if text else part
             text = re.sub(r"\s+", " ", text).strip()
             if text:
                 paras.append(text)
@@ -125,6 +170,11 @@ def join_lines(lines: list[str], wrap_width: int | None = None) -> list[str]:
     for raw in lines:
         line = raw.rstrip()
         if not line.strip():
+            flush()
+            continue
+        if is_heading(line):
+            flush()
+            current.append(line)
             flush()
             continue
         if current:

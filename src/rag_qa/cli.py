@@ -34,9 +34,15 @@ def common_options(func):
         show_default=True,
         help="Folder holding the index.",
     )
+    @click.option(
+        "--model",
+        default=Settings.model,
+        show_default=True,
+        help="Embedding model: a known packaged model or a local directory.",
+    )
     @functools.wraps(func)
-    def wrapper(*args, corpus_dir: Path, index_dir: Path, **kwargs):
-        settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    def wrapper(*args, corpus_dir: Path, index_dir: Path, model: str, **kwargs):
+        settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
@@ -60,14 +66,10 @@ def friendly_errors(func):
     return wrapper
 
 
-def _embedder_factory(settings: Settings):
+def embedder_factory(settings: Settings):
     from .embedding import load_embedder
 
     return lambda: load_embedder(settings.model, settings.precision)
-
-
-# Tests replace this to use a tiny deterministic embedder.
-embedder_factory = _embedder_factory
 
 
 class WarningsToStderr(logging.Handler):

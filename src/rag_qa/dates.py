@@ -166,7 +166,7 @@ def find_visit_dates(pages: list[tuple[int | None, str]]) -> list[DateMention]:
                         DateMention("visit_end", one[0], rule, ev, number),
                     ]
                 my = parse_month_year(tail)
-                if my and tail.find(my[2]) <= 3:
+                if my and tail.find(my[2]) <= 3 and not re.match(r"\s*\d", tail):
                     ev = (text[m.start() : m.end()] + my[2]).strip()
                     return [
                         DateMention("visit_start", my[0], rule + "+month", ev, number),

@@ -7,6 +7,7 @@ imported, and a model is either a known package name or a local directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -132,7 +133,13 @@ class SentenceTransformerEmbedder:
         return vecs / np.maximum(norms, 1e-12)  # bf16 output needs re-normalising in fp32
 
 
+# Extra embedders by name (the tests register a tiny deterministic one here).
+REGISTRY: dict[str, Callable[[], Embedder]] = {}
+
+
 def load_embedder(model: str, precision: str = "fp32") -> Embedder:
+    if model in REGISTRY:
+        return REGISTRY[model]()
     return SentenceTransformerEmbedder(model, precision)
 
 
