@@ -21,7 +21,9 @@ def ask(settings, question, k=3):
     try:
         return [
             (p.document.source, p.chunk.chunk_id)
-            for p in Retriever(index, load_embedder(settings.model)).search(question, k)
+            for p in Retriever(index, load_embedder(settings.model), settings)
+            .search(question, k)
+            .passages
         ]
     finally:
         index.close()

@@ -82,7 +82,7 @@ def test_pdf_pages_cited_are_the_real_pages(built, embedder):
         "care leavers pathway plans",
         "the front door and MASH",
     ):
-        for p in retriever.search(question, k=5):
+        for p in retriever.search(question, k=5).passages:
             if p.chunk.page_start is None:
                 continue
             reader = pypdf.PdfReader(str(settings.corpus_dir / p.document.source))

@@ -134,11 +134,50 @@ def select_sentences(
     return [AnswerSentence(s, rank, score) for score, rank, _, s in chosen]
 
 
-def compose_answer(question: str, passages: list[Passage]) -> str:
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    abstained: bool
+    sentences: tuple[AnswerSentence, ...] = ()
+    reason: str = ""
+
+
+NOTHING = "The indexed reports hold nothing that answers this."
+
+
+def build_answer(
+    question: str,
+    passages: list[Passage],
+    notes: tuple[str, ...] = (),
+    no_match: bool = False,
+    evidence: float | None = None,
+    threshold: float = 0.0,
+) -> Answer:
+    """The extractive answer, or a plain abstention listing the nearest passages.
+
+    Abstains when the question's period, council or document type matches nothing in the
+    index (``no_match``), or when the best passage's similarity ``evidence`` is under
+    ``threshold`` (calibrated on the eval set)."""
+    lead = " ".join(notes)
+    reason = ""
     if not passages:
-        return "The indexed reports hold nothing on this."
+        reason = "no passages"
+    elif no_match:
+        reason = "no matching document"
+    elif evidence is not None and evidence < threshold:
+        reason = f"best evidence {evidence:.3f} is under the threshold {threshold:.3f}"
+    if reason:
+        related = ""
+        if passages:
+            related = (
+                " Possibly related: "
+                + "; ".join(f"[{p.rank}] {p.citation}" for p in passages[:3])
+                + "."
+            )
+        return Answer(f"{lead} {NOTHING}{related}".strip(), True, (), reason)
     chosen = select_sentences(question, passages)
     if not chosen:
         first = passage_sentences(passages[0].chunk.text)
         chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]
-    return " ".join(f"{c.text} [{c.passage_rank}]" for c in chosen)
+    body = " ".join(f"{c.text} [{c.passage_rank}]" for c in chosen)
+    return Answer(f"{lead} {body}".strip(), False, tuple(chosen))

@@ -23,7 +23,8 @@ import numpy as np
 from . import __version__
 from . import generations as G
 from .chunking import chunk_document
-from .embedding import Embedder, embed_text
+from .embedding import Embedder, embed_text, lexical_text
+from .lexical import Bm25Index
 from .loaders import LoadError, file_hash, list_corpus, load_file, sidecar_path
 from .metadata import build_document
 from .records import Chunk, Document
@@ -103,7 +104,7 @@ def _previous(settings: Settings, full: bool, summary: BuildSummary) -> tuple[di
         if full:
             summary.full = True
             return {}, None
-        if not (gen / G.STORE).exists() or not (gen / G.VECTORS).exists():
+        if not all((gen / name).exists() for name in (G.STORE, G.VECTORS, G.BM25)):
             raise G.IndexError_(f"{gen} is incomplete")
         return manifest, Store(gen / G.STORE)
     except G.IndexError_ as err:
@@ -243,12 +244,14 @@ def run_build(
         room = embedder.max_tokens
         rows: list[tuple[int, Chunk, str]] = []
         texts: dict[str, str] = {}
+        lexical_texts: list[str] = []
         for doc in docs:
             for c in chunks[doc.doc_id]:
                 text = embed_text(doc, c, embedder.tokenizer, room, settings.embed_context)
                 key = embed_key(model_name, precision, text)
                 texts[key] = text
                 rows.append((len(rows), c, key))
+                lexical_texts.append(lexical_text(doc, c, settings.embed_context))
 
         tmp = index_dir / f"tmp-{uuid.uuid4().hex[:12]}"
         tmp.mkdir(parents=True)
@@ -278,6 +281,7 @@ def run_build(
             store.close()
             matrix = np.vstack([vectors[key] for _, _, key in rows]).astype(np.float32)
             _write_faiss(matrix, tmp / G.VECTORS)
+            Bm25Index.build(lexical_texts).save(tmp / G.BM25)
             summary.documents = len(docs)
             summary.chunks = len(rows)
             summary.seconds = time.perf_counter() - started

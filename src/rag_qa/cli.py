@@ -55,12 +55,13 @@ def friendly_errors(func):
     def wrapper(*args, **kwargs):
         from .build import BuildError
         from .embedding import ModelError
+        from .evaluate import EvalError
         from .generations import BuildLocked, IndexError_
         from .loaders import LoadError
 
         try:
             return func(*args, **kwargs)
-        except (BuildError, BuildLocked, IndexError_, ModelError, LoadError) as err:
+        except (BuildError, BuildLocked, IndexError_, ModelError, LoadError, EvalError) as err:
             raise click.ClickException(str(err)) from err
 
     return wrapper
@@ -139,8 +140,16 @@ def passage_json(p) -> dict:
         "visit_start": p.document.visit_start,
         "visit_end": p.document.visit_end,
         "citation": p.citation,
-        "also_in": list(p.also_in),
+        "also_in": [{"source": s, "page": page} for s, page in p.also_in],
+        "scores": {k: round(v, 6) for k, v in p.scores.items()},
     }
+
+
+def open_retriever(settings: Settings):
+    from .index import open_index
+    from .search import Retriever
+
+    return Retriever(open_index(settings), embedder_factory(settings)(), settings)
 
 
 @main.command()
@@ -154,32 +163,46 @@ def passage_json(p) -> dict:
     show_default=True,
     help="Passages per question.",
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["hybrid", "bm25", "dense"]),
+    default="hybrid",
+    show_default=True,
+    help="Retrieval mode.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (JSON Lines).")
 @friendly_errors
-def ask(settings: Settings, questions: tuple[str, ...], k: int, as_json: bool) -> None:
+def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_json: bool) -> None:
     """Answer one or more QUESTIONS with ranked, cited passages."""
-    from .answer import compose_answer
-    from .index import open_index
-    from .search import Retriever
+    from .answer import build_answer
 
-    index_ = open_index(settings)
-    retriever = Retriever(index_, embedder_factory(settings)())
     for question in questions:
         if not question.strip():
             raise click.ClickException(
-                f"empty question: ask something, e.g. rag-qa ask {json.dumps(EXAMPLE_QUESTION)}"
+                "empty question: ask something, e.g. rag-qa ask " + json.dumps(EXAMPLE_QUESTION)
             )
+    retriever = open_retriever(settings)
+    for question in questions:
         started = time.perf_counter()
-        passages = retriever.search(question, k=k)
-        answer = compose_answer(question, passages)
+        result = retriever.search(question, k=k, mode=mode)
+        answer = build_answer(
+            question,
+            result.passages,
+            result.notes,
+            result.no_match,
+            result.top_dense if mode != "bm25" else None,
+            settings.abstain_below,
+        )
         elapsed = time.perf_counter() - started
         if as_json:
             click.echo(
                 json.dumps(
                     {
                         "question": question,
-                        "answer": answer,
-                        "passages": [passage_json(p) for p in passages],
+                        "answer": answer.text,
+                        "abstained": answer.abstained,
+                        "notes": list(result.notes),
+                        "passages": [passage_json(p) for p in result.passages],
                         "seconds": round(elapsed, 4),
                     },
                     ensure_ascii=False,
@@ -187,16 +210,99 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, as_json: bool) -
             )
             continue
         click.echo(click.style(f"Q: {question}", bold=True))
-        click.echo(f"A: {answer}\n")
-        for p in passages:
+        click.echo(f"A: {answer.text}\n")
+        for p in result.passages:
             click.echo(
                 click.style(f"[{p.rank}] {p.citation}", fg="cyan") + f"  (score {p.score:.3f})"
             )
-            click.echo(
-                f"    {p.document.source}" + (f" · {p.chunk.section}" if p.chunk.section else "")
-            )
+            where = p.document.source + (f" · {p.chunk.section}" if p.chunk.section else "")
+            for source, page in p.also_in:
+                where += f"; also in {source}" + (f", p. {page}" if page else "")
+            click.echo(f"    {where}")
             click.echo("    " + p.chunk.text.replace("\n", " ")[:600])
             click.echo()
+
+
+@main.command("eval")
+@common_options
+@click.option(
+    "--questions",
+    "questions_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+)
+@click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["all", "hybrid", "bm25", "dense"]),
+    default="all",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval/results"),
+    show_default=True,
+)
+@click.option(
+    "--min-hit-at-5", type=float, default=None, help="Fail below this hit@5 (default mode)."
+)
+@click.option("--min-mrr", type=float, default=None, help="Fail below this MRR@10 (default mode).")
+@click.option(
+    "--beir",
+    "beir_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Evaluate a BEIR-format dataset instead (nDCG@10, recall@100).",
+)
+@friendly_errors
+def eval_(
+    settings: Settings,
+    questions_file: Path,
+    k: int,
+    mode: str,
+    out_dir: Path,
+    min_hit_at_5: float | None,
+    min_mrr: float | None,
+    beir_dir: Path | None,
+) -> None:
+    """Measure retrieval on the eval questions (or a BEIR dataset) and write results."""
+    from . import evaluate as E
+
+    modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
+    if beir_dir is not None:
+        from .beir_eval import run_beir
+
+        report = run_beir(beir_dir, settings, embedder_factory(settings), modes)
+        click.echo(f"{'mode':<8}{'nDCG@10':>10}{'recall@100':>12}{'queries':>9}")
+        for m, s in report["summary"].items():
+            click.echo(f"{m:<8}{s['ndcg@10']:>10.4f}{s['recall@100']:>12.4f}{s['queries']:>9}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "beir_summary.json").write_text(json.dumps(report, indent=1))
+        return
+    questions = E.load_questions(questions_file)
+    retriever = open_retriever(settings)
+    report = E.evaluate(retriever, questions, modes, settings, k=k)
+    calibration = E.calibrate([r for r in report["rows"] if r["mode"] == modes[-1]])
+    paths = E.write_results(
+        report, out_dir, {"calibration": calibration, "questions_file": str(questions_file), "k": k}
+    )
+    click.echo(E.format_table(report["summary"]))
+    click.echo(
+        f"\n{len(questions)} questions; abstention threshold {settings.abstain_below} "
+        f"(calibrated now: {calibration.get('threshold')}); results in {paths['summary'].parent}/"
+    )
+    main_mode = "hybrid" if "hybrid" in modes else modes[0]
+    s = report["summary"][main_mode]
+    failures = []
+    if min_hit_at_5 is not None and s["hit@5"] < min_hit_at_5:
+        failures.append(f"hit@5 {s['hit@5']:.3f} < {min_hit_at_5}")
+    if min_mrr is not None and s["mrr@10"] < min_mrr:
+        failures.append(f"MRR@10 {s['mrr@10']:.3f} < {min_mrr}")
+    if failures:
+        raise click.ClickException(f"{main_mode} below threshold: " + "; ".join(failures))
 
 
 @main.command()

@@ -168,3 +168,8 @@ def embed_text(doc: Document, chunk: Chunk, tokenizer: Tokenizer, room: int, con
     if len(spans) > spare:
         prefix = prefix[: spans[spare - 1][1]] + ". "
     return prefix + chunk.text
+
+
+def lexical_text(doc: Document, chunk: Chunk, context: bool) -> str:
+    """What BM25 indexes for a chunk: the same context as the embedding, untrimmed."""
+    return context_prefix(doc, chunk) + chunk.text if context else chunk.text

@@ -2,7 +2,7 @@
 
     index/CURRENT        name of the live generation (replaced atomically with os.replace)
     index/.lock          held (flock) by the build that is running
-    index/gen-000007/    manifest.json, chunks.sqlite, vectors.faiss (+ bm25/ later)
+    index/gen-000007/    manifest.json, chunks.sqlite, vectors.faiss, bm25/
     index/tmp-*/         a generation being built; deleted when a build fails or restarts
 
 A build writes a complete generation aside and only then points CURRENT at it, so a crash
@@ -25,6 +25,7 @@ from .settings import Settings
 MANIFEST = "manifest.json"
 STORE = "chunks.sqlite"
 VECTORS = "vectors.faiss"
+BM25 = "bm25"
 FORMAT = 1
 _GEN = re.compile(r"^gen-(\d{6})$")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import generations as G
+from .lexical import Bm25Index
 from .records import Chunk, Document
 from .settings import Settings
 from .store import Store
@@ -18,6 +19,7 @@ class LoadedIndex:
     store: Store
     vectors: object  # faiss.Index
     documents: dict[str, Document]
+    bm25: Bm25Index
 
     def chunks(self, vec_ids: list[int]) -> dict[int, Chunk]:
         return self.store.chunks_by_vec_ids(vec_ids)
@@ -36,8 +38,8 @@ def open_index(settings: Settings) -> LoadedIndex:
         )
     manifest = G.read_manifest(gen)
     G.check_compatible(manifest, settings, index_dir)
-    store_path, vec_path = gen / G.STORE, gen / G.VECTORS
-    for path in (store_path, vec_path):
+    store_path, vec_path, bm25_path = gen / G.STORE, gen / G.VECTORS, gen / G.BM25
+    for path in (store_path, vec_path, bm25_path):
         if not path.exists():
             raise G.IndexError_(f"{path} is missing; repair the index with: rag-qa index --full")
     import faiss
@@ -57,7 +59,13 @@ def open_index(settings: Settings) -> LoadedIndex:
         raise G.IndexError_(
             f"{store_path} is damaged ({err}); repair it with: rag-qa index --full"
         ) from err
-    if vectors.ntotal != n_chunks or n_chunks != manifest.get("chunks"):
+    try:
+        bm25 = Bm25Index.load(bm25_path)
+    except (OSError, ValueError, KeyError) as err:
+        raise G.IndexError_(
+            f"{bm25_path} is damaged ({err}); repair it with: rag-qa index --full"
+        ) from err
+    if not (vectors.ntotal == n_chunks == manifest.get("chunks") == bm25.size):
         raise G.IndexError_(
             f"the index in {gen} is inconsistent ({vectors.ntotal} vectors, {n_chunks} chunks); "
             "repair it with: rag-qa index --full"
@@ -66,4 +74,4 @@ def open_index(settings: Settings) -> LoadedIndex:
         raise G.IndexError_(
             f"{vec_path} has {vectors.d} dimensions, manifest says {manifest.get('dim')}; run: rag-qa index --full"
         )
-    return LoadedIndex(gen, manifest, store, vectors, documents)
+    return LoadedIndex(gen, manifest, store, vectors, documents, bm25)

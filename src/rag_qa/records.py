@@ -80,7 +80,7 @@ class Passage:
     score: float
     chunk: Chunk
     document: Document
-    also_in: tuple[str, ...] = ()  # other sources holding the same passage
+    also_in: tuple[tuple[str, int | None], ...] = ()  # (source, page) of the same passage elsewhere
     scores: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property

@@ -35,6 +35,13 @@ class Settings:
     batch_size: int = 32
     precision: str = "fp32"  # "fp32", "bf16" or "auto"
     top_k: int = 5
+    # Retrieval (query-time only; they do not change the index).
+    mode: str = "hybrid"  # "bm25", "dense" or "hybrid"
+    fusion: str = "rrf"  # "rrf" or "weighted" (see rag_qa.fusion)
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    candidates: int = 100
+    abstain_below: float = 0.0  # top passage cosine under which the answer abstains
     pipeline_version: int = PIPELINE_VERSION
     # Per-file guards for the loaders.
     max_file_bytes: int = 200 * 1024 * 1024

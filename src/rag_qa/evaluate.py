@@ -1,0 +1,261 @@
+"""The retrieval eval suite: questions with known answers, per mode, per question.
+
+A retrieved passage is a hit when its source (or a file it was merged with as a duplicate)
+contains one of the question's ``sources`` and its text contains one of its ``answers``, after
+normalising case, quotes and whitespace (``metrics.is_hit``). nDCG@10 is binary, its ideal
+computed from every passage in the index that is a hit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import metrics as M
+from .answer import build_answer
+
+CUTOFFS = (1, 3, 5, 10)
+
+
+class EvalError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    sources: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def load_questions(path: Path) -> list[Question]:
+    if not path.exists():
+        raise EvalError(f"{path}: no such questions file")
+    out, seen = [], set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            q = Question(
+                id=str(obj["id"]),
+                question=str(obj["question"]),
+                answers=tuple(obj.get("answers", [])),
+                sources=tuple(obj.get("sources", [])),
+                tags=tuple(obj.get("tags", [])),
+            )
+        except (ValueError, KeyError, TypeError) as err:
+            raise EvalError(f"{path}:{number}: not a valid question ({err})") from err
+        if q.id in seen:
+            raise EvalError(f"{path}:{number}: duplicate id {q.id!r}")
+        if q.answerable and not q.sources:
+            raise EvalError(f"{path}:{number}: answers given but no sources")
+        seen.add(q.id)
+        out.append(q)
+    if not out:
+        raise EvalError(f"{path}: no questions")
+    return out
+
+
+def passage_hit(q: Question, passage) -> bool:
+    sources = [passage.document.source] + [s for s, _ in passage.also_in]
+    return any(M.is_hit(s, passage.chunk.text, list(q.sources), list(q.answers)) for s in sources)
+
+
+def relevant_count(q: Question, index) -> int:
+    """How many passages in the whole index are hits (the ideal for nDCG)."""
+    if not q.answerable:
+        return 0
+    n = 0
+    sources = {d.doc_id: d.source for d in index.documents.values()}
+    for doc_id, source in sources.items():
+        if not any(s in source for s in q.sources):
+            continue
+        for _, chunk, _ in index.store.chunks(doc_id):
+            if M.is_hit(source, chunk.text, list(q.sources), list(q.answers)):
+                n += 1
+    return n
+
+
+def evaluate(retriever, questions: list[Question], modes: list[str], settings, k: int = 10) -> dict:
+    """Run every question in every mode; returns {"rows": [...], "summary": {mode: {...}}}."""
+    rows = []
+    ideal = {q.id: relevant_count(q, retriever.index) for q in questions}
+    for q in questions[:3]:  # warm up caches so the latencies measure steady state
+        retriever.search(q.question, k=k, mode=modes[0])
+    for mode in modes:
+        for q in questions:
+            started = time.perf_counter()
+            result = retriever.search(q.question, k=k, mode=mode)
+            evidence = result.top_dense if mode != "bm25" else None
+            answer = build_answer(
+                q.question,
+                result.passages,
+                result.notes,
+                result.no_match,
+                evidence,
+                settings.abstain_below,
+            )
+            latency = time.perf_counter() - started
+            relevance = [passage_hit(q, p) for p in result.passages]
+            first = next((i + 1 for i, r in enumerate(relevance) if r), None)
+            row = {
+                "mode": mode,
+                "id": q.id,
+                "question": q.question,
+                "tags": list(q.tags),
+                "answerable": q.answerable,
+                "abstained": answer.abstained,
+                "abstain_reason": answer.reason,
+                "evidence": round(result.top_dense, 4),
+                "first_hit_rank": first,
+                "relevant_in_index": ideal[q.id],
+                "latency_ms": round(latency * 1000, 2),
+                "retrieved": [
+                    {"source": p.document.source, "page": p.chunk.page_start, "hit": h}
+                    for p, h in zip(result.passages, relevance, strict=True)
+                ],
+            }
+            if q.answerable:
+                for c in CUTOFFS:
+                    row[f"hit@{c}"] = M.hit_at_k(relevance, c)
+                row["mrr@10"] = M.reciprocal_rank(relevance, 10)
+                n_rel = max(ideal[q.id], sum(relevance[:10]), 1)
+                row["ndcg@10"] = M.ndcg_at_k_binary(relevance, n_rel, 10)
+            rows.append(row)
+    return {
+        "rows": rows,
+        "summary": {m: summarise_mode([r for r in rows if r["mode"] == m]) for m in modes},
+    }
+
+
+def summarise_mode(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    keys = [f"hit@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10"]
+    summary = {
+        key: round(sum(r[key] for r in answerable) / max(1, len(answerable)), 4) for key in keys
+    }
+    latencies = [r["latency_ms"] for r in rows]
+    false_abstentions = sum(r["abstained"] for r in answerable)
+    summary.update(
+        {
+            "questions": len(rows),
+            "answerable": len(answerable),
+            "unanswerable": len(unanswerable),
+            "abstained_unanswerable": sum(r["abstained"] for r in unanswerable),
+            "false_abstentions": false_abstentions,
+            "false_abstention_rate": round(false_abstentions / max(1, len(answerable)), 4),
+            "latency_p50_ms": round(M.percentile(latencies, 50), 2),
+            "latency_p95_ms": round(M.percentile(latencies, 95), 2),
+        }
+    )
+    tags = sorted({t for r in answerable for t in r["tags"]})
+    summary["hit@5_by_tag"] = {
+        t: round(
+            sum(r["hit@5"] for r in answerable if t in r["tags"])
+            / sum(1 for r in answerable if t in r["tags"]),
+            4,
+        )
+        for t in tags
+    }
+    return summary
+
+
+def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
+    """The abstention threshold on the top passage's similarity: the highest one that keeps
+    false abstentions on answerable questions at or under ``max_false_rate``."""
+    answerable = sorted(
+        r["evidence"]
+        for r in rows
+        if r["answerable"] and r["abstain_reason"] != "no matching document"
+    )
+    unanswerable = [r for r in rows if not r["answerable"]]
+    if not answerable:
+        return {}
+    allowed = int(max_false_rate * len([r for r in rows if r["answerable"]]))
+    threshold = answerable[allowed] if allowed < len(answerable) else answerable[-1]
+    caught = sum(
+        1
+        for r in unanswerable
+        if r["abstain_reason"] == "no matching document" or r["evidence"] < threshold
+    )
+    return {
+        "threshold": round(threshold, 4),
+        "unanswerable_abstained": caught,
+        "unanswerable": len(unanswerable),
+    }
+
+
+TABLE_KEYS = ["hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10"]
+
+
+def format_table(summary: dict) -> str:
+    header = (
+        f"{'mode':<8}"
+        + "".join(f"{k:>9}" for k in TABLE_KEYS)
+        + f"{'abstain':>10}{'false':>7}{'p50 ms':>8}{'p95 ms':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for mode, s in summary.items():
+        lines.append(
+            f"{mode:<8}"
+            + "".join(f"{s[k]:>9.3f}" for k in TABLE_KEYS)
+            + f"{s['abstained_unanswerable']:>6}/{s['unanswerable']:<3}"
+            + f"{s['false_abstentions']:>7}"
+            + f"{s['latency_p50_ms']:>8.1f}{s['latency_p95_ms']:>8.1f}"
+        )
+    return "\n".join(lines)
+
+
+def write_results(report: dict, out_dir: Path, extra: dict | None = None) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "per_question": out_dir / "per_question.jsonl",
+        "summary": out_dir / "summary.json",
+        "chart": out_dir / "modes.png",
+    }
+    with paths["per_question"].open("w", encoding="utf-8") as fh:
+        for row in report["rows"]:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    paths["summary"].write_text(
+        json.dumps({"summary": report["summary"], **(extra or {})}, indent=1)
+    )
+    bar_chart(report["summary"], paths["chart"])
+    return paths
+
+
+def bar_chart(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(summary)
+    width = 0.8 / max(1, len(modes))
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    for i, mode in enumerate(modes):
+        values = [summary[mode][k] for k in TABLE_KEYS]
+        xs = [j + i * width for j in range(len(TABLE_KEYS))]
+        bars = ax.bar(xs, values, width, label=mode)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6)
+    ax.set_xticks([j + width * (len(modes) - 1) / 2 for j in range(len(TABLE_KEYS))], TABLE_KEYS)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score")
+    ax.set_title("Retrieval by mode (answerable questions)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def as_dict(q: Question) -> dict:
+    return asdict(q)

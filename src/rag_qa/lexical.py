@@ -1,0 +1,85 @@
+"""BM25 over passage texts (bm25s), saved as arrays and JSON (never pickle)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves also say said says tell told""".split()
+)
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: enough to match plurals and -ing/-ed forms."""
+    word = word.replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix, keep in (
+        ("ies", "y"),
+        ("sses", "ss"),
+        ("ness", ""),
+        ("ments", "ment"),
+        ("ings", ""),
+        ("ing", ""),
+        ("edly", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
+                return word[:-1]
+            return word[: -len(suffix)] + keep
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+class Bm25Index:
+    def __init__(self, model):
+        self._model = model
+        self._vocab = model.vocab_dict
+
+    @classmethod
+    def build(cls, texts: list[str]) -> Bm25Index:
+        import bm25s
+
+        model = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        corpus = [tokenize(t) or ["\u2205"] for t in texts]
+        model.index(corpus, show_progress=False)
+        return cls(model)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> Bm25Index:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False))
+
+    @property
+    def size(self) -> int:
+        return int(self._model.scores["num_docs"])
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every passage for ``query`` (zeros when no query word is known)."""
+        known = [t for t in tokenize(query) if t in self._vocab]
+        if not known:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(known), dtype=np.float32)
