@@ -145,37 +145,37 @@ class Answer:
 NOTHING = "The indexed reports hold nothing that answers this."
 
 
-def build_answer(
-    question: str,
-    passages: list[Passage],
-    notes: tuple[str, ...] = (),
-    no_match: bool = False,
-    evidence: float | None = None,
-    threshold: float = 0.0,
-) -> Answer:
-    """The extractive answer, or a plain abstention listing the nearest passages.
+def abstention_reason(result, settings, mode: str = "hybrid") -> str:
+    """Why the answer should abstain ("" when it should not).
 
-    Abstains when the question's period, council or document type matches nothing in the
-    index (``no_match``), or when the best passage's similarity ``evidence`` is under
-    ``threshold`` (calibrated on the eval set)."""
-    lead = " ".join(notes)
-    reason = ""
-    if not passages:
-        reason = "no passages"
-    elif no_match:
-        reason = "no matching document"
-    elif evidence is not None and evidence < threshold:
-        reason = f"best evidence {evidence:.3f} is under the threshold {threshold:.3f}"
+    Abstains when the question's period or council matches no document and no passage
+    mentions it (``result.no_match``), when the best passage's similarity is under
+    ``settings.abstain_below``, or when the top passages contain too little of what the
+    question asks about (``result.coverage`` under ``settings.min_coverage``). Both thresholds
+    are calibrated on the eval set (``rag-qa eval`` prints the calibration)."""
+    if not result.passages:
+        return "no passages"
+    if result.no_match:
+        return "no matching document"
+    if mode != "bm25" and result.top_dense < settings.abstain_below:
+        return f"best similarity {result.top_dense:.3f} < {settings.abstain_below:.3f}"
+    if result.coverage < settings.min_coverage:
+        return f"question coverage {result.coverage:.2f} < {settings.min_coverage:.2f}"
+    return ""
+
+
+def build_answer(result, settings, mode: str = "hybrid") -> Answer:
+    """The extractive answer, or a plain abstention listing the nearest passages."""
+    passages = result.passages
+    lead = " ".join(result.notes)
+    reason = abstention_reason(result, settings, mode)
     if reason:
         related = ""
         if passages:
-            related = (
-                " Possibly related: "
-                + "; ".join(f"[{p.rank}] {p.citation}" for p in passages[:3])
-                + "."
-            )
+            cited = "; ".join(f"[{p.rank}] {p.citation}" for p in passages[:3])
+            related = f" Possibly related: {cited}."
         return Answer(f"{lead} {NOTHING}{related}".strip(), True, (), reason)
-    chosen = select_sentences(question, passages)
+    chosen = select_sentences(result.question, passages)
     if not chosen:
         first = passage_sentences(passages[0].chunk.text)
         chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]

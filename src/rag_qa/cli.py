@@ -185,14 +185,7 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
     for question in questions:
         started = time.perf_counter()
         result = retriever.search(question, k=k, mode=mode)
-        answer = build_answer(
-            question,
-            result.passages,
-            result.notes,
-            result.no_match,
-            result.top_dense if mode != "bm25" else None,
-            settings.abstain_below,
-        )
+        answer = build_answer(result, settings, mode)
         elapsed = time.perf_counter() - started
         if as_json:
             click.echo(
@@ -291,8 +284,12 @@ def eval_(
     )
     click.echo(E.format_table(report["summary"]))
     click.echo(
-        f"\n{len(questions)} questions; abstention threshold {settings.abstain_below} "
-        f"(calibrated now: {calibration.get('threshold')}); results in {paths['summary'].parent}/"
+        f"\n{len(questions)} questions. Abstention: similarity < {settings.abstain_below}, "
+        f"coverage < {settings.min_coverage}; fitted on this run: similarity < "
+        f"{calibration.get('abstain_below')}, coverage < {calibration.get('min_coverage')} "
+        f"({calibration.get('unanswerable_abstained')}/{calibration.get('unanswerable')} "
+        f"unanswerable, {calibration.get('false_abstentions')} false). "
+        f"Results in {paths['summary'].parent}/"
     )
     main_mode = "hybrid" if "hybrid" in modes else modes[0]
     s = report["summary"][main_mode]

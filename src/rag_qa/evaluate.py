@@ -95,15 +95,7 @@ def evaluate(retriever, questions: list[Question], modes: list[str], settings, k
         for q in questions:
             started = time.perf_counter()
             result = retriever.search(q.question, k=k, mode=mode)
-            evidence = result.top_dense if mode != "bm25" else None
-            answer = build_answer(
-                q.question,
-                result.passages,
-                result.notes,
-                result.no_match,
-                evidence,
-                settings.abstain_below,
-            )
+            answer = build_answer(result, settings, mode)
             latency = time.perf_counter() - started
             relevance = [passage_hit(q, p) for p in result.passages]
             first = next((i + 1 for i, r in enumerate(relevance) if r), None)
@@ -116,6 +108,8 @@ def evaluate(retriever, questions: list[Question], modes: list[str], settings, k
                 "abstained": answer.abstained,
                 "abstain_reason": answer.reason,
                 "evidence": round(result.top_dense, 4),
+                "coverage": round(result.coverage, 4),
+                "no_match": result.no_match,
                 "first_hit_rank": first,
                 "relevant_in_index": ideal[q.id],
                 "latency_ms": round(latency * 1000, 2),
@@ -171,27 +165,39 @@ def summarise_mode(rows: list[dict]) -> dict:
 
 
 def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
-    """The abstention threshold on the top passage's similarity: the highest one that keeps
-    false abstentions on answerable questions at or under ``max_false_rate``."""
-    answerable = sorted(
-        r["evidence"]
-        for r in rows
-        if r["answerable"] and r["abstain_reason"] != "no matching document"
-    )
+    """Abstention thresholds fitted to one mode's rows: the pair (similarity, coverage) that
+    abstains on the most unanswerable questions while false abstentions on answerable ones
+    stay at or under ``max_false_rate`` (ties: fewer false abstentions, then lower
+    thresholds). Questions with no matching document abstain whatever the thresholds."""
+    answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     if not answerable:
         return {}
-    allowed = int(max_false_rate * len([r for r in rows if r["answerable"]]))
-    threshold = answerable[allowed] if allowed < len(answerable) else answerable[-1]
-    caught = sum(
-        1
-        for r in unanswerable
-        if r["abstain_reason"] == "no matching document" or r["evidence"] < threshold
-    )
+    budget = int(max_false_rate * len(answerable))
+    sims = sorted({0.0} | {r["evidence"] for r in rows})
+    covs = sorted({0.0} | {r["coverage"] for r in rows})
+
+    def abstains(r: dict, sim: float, cov: float) -> bool:
+        return r["no_match"] or r["evidence"] < sim or r["coverage"] < cov
+
+    best = None
+    for sim in sims:
+        for cov in covs:
+            false = sum(abstains(r, sim, cov) for r in answerable)
+            if false > budget:
+                continue
+            caught = sum(abstains(r, sim, cov) for r in unanswerable)
+            key = (-caught, false, sim + cov)
+            if best is None or key < best[0]:
+                best = (key, sim, cov, caught, false)
+    _, sim, cov, caught, false = best
     return {
-        "threshold": round(threshold, 4),
+        "abstain_below": round(sim, 4),
+        "min_coverage": round(cov, 4),
         "unanswerable_abstained": caught,
         "unanswerable": len(unanswerable),
+        "false_abstentions": false,
+        "answerable": len(answerable),
     }
 
 

@@ -83,3 +83,26 @@ class Bm25Index:
         if not known:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
+
+    def postings(self, token: str) -> np.ndarray:
+        """Passages that contain ``token`` (already tokenized/stemmed)."""
+        tid = self._vocab.get(token)
+        if tid is None:
+            return np.zeros(0, dtype=np.int64)
+        indptr, indices = self._model.scores["indptr"], self._model.scores["indices"]
+        return np.asarray(indices[indptr[tid] : indptr[tid + 1]], dtype=np.int64)
+
+    def containing_all(self, text: str) -> np.ndarray:
+        """Boolean mask of passages holding every word of ``text``."""
+        mask = np.ones(self.size, dtype=bool)
+        for token in set(tokenize(text)):
+            hit = np.zeros(self.size, dtype=bool)
+            hit[self.postings(token)] = True
+            mask &= hit
+        return mask
+
+    def idf(self, token: str) -> float:
+        """Lucene-style idf; a word the index has never seen gets the highest value."""
+        n = self.size
+        df = len(self.postings(token))
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

@@ -17,9 +17,10 @@ from datetime import date
 import numpy as np
 
 from . import fusion
-from .councils import council_of_title
+from .councils import council_of_title, find_councils
 from .embedding import Embedder
 from .index import LoadedIndex
+from .lexical import tokenize
 from .query import QueryIntent, analyse
 from .records import Document, Passage, format_date
 from .settings import Settings
@@ -35,6 +36,7 @@ class SearchResult:
     notes: tuple[str, ...] = ()
     no_match: bool = False  # the question's period, council or type matches no document
     top_dense: float = 0.0  # cosine of the best passage: the evidence strength
+    coverage: float = 0.0  # idf-weighted share of the question's words in the top passages
     timings: dict = field(default_factory=dict, compare=False)
 
 
@@ -76,44 +78,107 @@ class Retriever:
         ).fetchall()
         self.doc_of = np.array([r[1] for r in rows], dtype=object)
         self.matrix = _matrix(index.vectors)
+        self.date_chunks = self._find_date_chunks()
 
     # -- steering ------------------------------------------------------------------------
-    def steer(self, intent: QueryIntent) -> tuple[set[str] | None, list[str], bool]:
-        """Documents to rank first, notes for the user, and whether nothing matched."""
+    def steer(self, intent: QueryIntent) -> tuple[set[str] | None, list[str], np.ndarray | None]:
+        """Documents to rank first, notes for the user, and, when the question's period or
+        council matches no document, the passages whose text mentions it (the only evidence
+        left: without any, the answer abstains)."""
         docs = list(self.docs.values())
         allowed = {d.doc_id for d in docs}
         notes: list[str] = []
         steered = False
+        mention: np.ndarray | None = None
         if intent.councils:
             known = {c for c in self.councils.values() if c}
             wanted = [c for c in intent.councils if c in known]
-            if not wanted:
+            if wanted:
+                allowed &= {i for i, c in self.councils.items() if c in wanted}
+                steered = True
+            else:
                 names = ", ".join(intent.councils)
-                return None, [f"The index holds no report about {names}."], True
-            allowed &= {i for i, c in self.councils.items() if c in wanted}
-            steered = True
+                notes.append(f"The index holds no report about {names}.")
+                mention = self._mentions_any(intent.councils)
         if intent.period:
             p = intent.period
             in_period = {d.doc_id for d in docs if overlaps(d, p.start, p.end)}
-            if not in_period & allowed:
-                return None, [f"No report in the index is from {p.label}."], True
-            allowed &= in_period
-            steered = True
-        if intent.doc_types:
-            typed = {i for i in allowed if self.docs[i].doc_type in intent.doc_types}
+            if in_period & allowed:
+                allowed &= in_period
+                steered = True
+            else:
+                notes.append(f"No report in the index is from {p.label}.")
+                years = self._mentions_years(p.start.year, p.end.year)
+                if mention is None:
+                    mention = years
+                else:  # both a council and a period: passages naming both, else either
+                    both = mention & years
+                    mention = both if both.any() else mention | years
+        types = _document_types(intent)
+        if types and self.settings.steer_types:
+            typed = {i for i in allowed if self.docs[i].doc_type in types}
             if typed:
                 allowed = typed
                 steered = True
             else:
-                kinds = " or ".join(intent.doc_types)
+                kinds = " or ".join(types)
                 notes.append(f"No {kinds} matches; showing other documents.")
         if intent.latest and allowed:
-            newest = max((self.docs[i].date or self.docs[i].visit_end or "") for i in allowed)
-            allowed = {
-                i for i in allowed if (self.docs[i].date or self.docs[i].visit_end or "") == newest
-            }
+            newest = max(self._date(i) for i in allowed)
+            allowed = {i for i in allowed if self._date(i) == newest}
             steered = True
-        return (allowed if steered else None), notes, False
+        return (allowed if steered else None), notes, mention
+
+    def _find_date_chunks(self) -> list[int]:
+        """For each document, the passage holding the phrase its visit dates were read from."""
+        found = []
+        for doc in self.docs.values():
+            evidence = {
+                m.evidence for m in doc.dates if m.role.startswith("visit") and m.rule != "sidecar"
+            }
+            if not evidence:
+                continue
+            for vec_id, chunk, _ in self.index.store.chunks(doc.doc_id):
+                flat = " ".join(chunk.text.split())
+                if any(e in flat for e in evidence):
+                    found.append(vec_id)
+                    break
+        return found
+
+    def _date(self, doc_id: str) -> str:
+        doc = self.docs[doc_id]
+        return doc.date or doc.visit_end or ""
+
+    def _mentions_any(self, names: tuple[str, ...]) -> np.ndarray:
+        """Passages that name one of these councils (checked on the text, so that "reading"
+        the word is not Reading the council)."""
+        mask = np.zeros(self.index.bm25.size, dtype=bool)
+        for name in names:
+            mask |= self.index.bm25.containing_all(name)
+        candidates = np.flatnonzero(mask).tolist()
+        for vec_id, chunk in self.index.chunks(candidates).items():
+            mask[vec_id] = bool(set(find_councils(chunk.text)) & set(names))
+        return mask
+
+    def _mentions_years(self, first: int, last: int) -> np.ndarray:
+        mask = np.zeros(self.index.bm25.size, dtype=bool)
+        for year in range(max(first, 1990), min(last, 2100) + 1):
+            mask[self.index.bm25.postings(str(year))] = True
+        return mask
+
+    def coverage(self, question: str, passages: list[Passage]) -> float:
+        """How much of the question the top passages speak to: the idf-weighted share of its
+        content words (dates and report words aside) that they contain."""
+        words = set(tokenize(_topic_words(question)))
+        if not words or not passages:
+            return 0.0
+        present: set[str] = set()
+        for p in passages:
+            extra = " ".join([p.document.title, p.chunk.section or ""])
+            present |= set(tokenize(p.chunk.text + " " + extra))
+        weights = {w: self.index.bm25.idf(w) for w in words}
+        total = sum(weights.values())
+        return sum(v for w, v in weights.items() if w in present) / total if total else 0.0
 
     # -- ranking -------------------------------------------------------------------------
     def search(
@@ -129,10 +194,24 @@ class Retriever:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
         intent = analyse(question, today=today, newest=self.newest)
-        allowed, notes, no_match = self.steer(intent) if steer else (None, [], False)
+        allowed, notes, mention = self.steer(intent) if steer else (None, [], None)
         t1 = time.perf_counter()
 
-        order, dense, lexical, more = self.rank(question, mode, allowed)
+        first = None
+        if allowed is not None:
+            first = np.isin(self.doc_of, list(allowed))
+        if mention is not None:
+            first = mention if first is None else first & mention
+        no_match = mention is not None and not mention.any()
+        if _ASKS_WHEN.search(question):
+            # "When did the visit take place?": the passages the visit dates were read from.
+            dated = np.zeros(len(self.doc_of), dtype=bool)
+            dated[self.date_chunks] = True
+            if first is not None:
+                dated &= first
+            if dated.any():
+                first = dated if first is None else first & dated
+        order, dense, lexical, more = self.rank(question, mode, first)
         t4 = time.perf_counter()
         passages = self._passages(order, dense, lexical, k)
         t5 = time.perf_counter()
@@ -143,14 +222,15 @@ class Retriever:
             notes=tuple(notes),
             no_match=no_match,
             top_dense=float(dense[order[0]]) if order and mode != "bm25" else 0.0,
+            coverage=self.coverage(question, passages[:3]),
             timings={"analyse": t1 - t0, **more, "passages": t5 - t4},
         )
 
     def rank(
-        self, question: str, mode: str, allowed: set[str] | None = None
+        self, question: str, mode: str, first: np.ndarray | None = None
     ) -> tuple[list[int], np.ndarray, np.ndarray, dict]:
-        """All candidate vec_ids in rank order (those of ``allowed`` documents first), with
-        the dense and BM25 score arrays and the time each part took."""
+        """All candidate vec_ids in rank order (those where the mask ``first`` is set come
+        first), with the dense and BM25 score arrays and the time each part took."""
         t1 = time.perf_counter()
         n = self.matrix.shape[0]
         dense = np.zeros(n, dtype=np.float32)
@@ -159,16 +239,20 @@ class Retriever:
             dense = self.matrix @ q
         t2 = time.perf_counter()
         lexical = (
-            self.index.bm25.scores(question)
+            self.index.bm25.scores(
+                _topic_words(question) if self.settings.strip_query else question
+            )
             if mode in ("bm25", "hybrid")
             else np.zeros(n, np.float32)
         )
         t3 = time.perf_counter()
 
-        first = np.isin(self.doc_of, list(allowed)) if allowed is not None else np.ones(n, bool)
-        order = self._fuse(dense, lexical, first, mode)
-        if allowed is not None:
-            order += self._fuse(dense, lexical, ~first, mode)
+        if first is None:
+            order = self._fuse(dense, lexical, np.ones(n, bool), mode)
+        else:
+            order = self._fuse(dense, lexical, first, mode) + self._fuse(
+                dense, lexical, ~first, mode
+            )
         t4 = time.perf_counter()
         return order, dense, lexical, {"dense": t2 - t1, "bm25": t3 - t2, "fusion": t4 - t3}
 
@@ -256,3 +340,36 @@ def period_label(doc: Document) -> str:
     if doc.visit_end:
         return "visit " + format_date(doc.visit_end)
     return "undated"
+
+
+_FRAME = re.compile(
+    r"\b(?:ofsted|slough|inspectors?|inspections?|inspected|reports?|said|say|says|find|found|"
+    r"focused|visits?|monitoring|letters?|(?:19|20)\d\d|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|latest|recent|what|how|did|does|were|was)\b",
+    re.I,
+)
+
+
+def _topic_words(question: str) -> str:
+    """The question without its framing (dates, Ofsted, report words)."""
+    return _FRAME.sub(" ", question)
+
+
+_EXPLICIT_REPORT = re.compile(r"\binspection reports?\b|\bILACS\b|\bSIF\b|\bjudgements?\b", re.I)
+
+
+def _document_types(intent: QueryIntent) -> tuple[str, ...]:
+    """Document types to steer by. "The 2015 inspection" names an event that articles and
+    news releases also report, so it steers to inspection reports only when the question
+    says so ("inspection report", "ILACS", "judgement")."""
+    types = intent.doc_types
+    if "inspection report" in types and not _EXPLICIT_REPORT.search(intent.question):
+        types = tuple(t for t in types if t != "inspection report")
+    return types
+
+
+_ASKS_WHEN = re.compile(
+    r"\b(?:when|what dates?|which dates?|on what date|how long)\b.*\b(?:visit|inspection|inspected|"
+    r"took place|take place|carried out)\b",
+    re.I,
+)

@@ -37,11 +37,14 @@ class Settings:
     top_k: int = 5
     # Retrieval (query-time only; they do not change the index).
     mode: str = "hybrid"  # "bm25", "dense" or "hybrid"
-    fusion: str = "rrf"  # "rrf" or "weighted" (see rag_qa.fusion)
+    fusion: str = "weighted"  # "rrf" or "weighted" (see rag_qa.fusion)
     rrf_k: int = 60
     dense_weight: float = 0.5
     candidates: int = 100
     abstain_below: float = 0.0  # top passage cosine under which the answer abstains
+    steer_types: bool = True  # rank documents of a type the question names first
+    strip_query: bool = True  # BM25 sees the question without its dates and report words
+    min_coverage: float = 0.21  # share of the question's words the top passages must hold
     pipeline_version: int = PIPELINE_VERSION
     # Per-file guards for the loaders.
     max_file_bytes: int = 200 * 1024 * 1024
