@@ -9,7 +9,7 @@ from rag_qa.councils import (
     council_of_title,
     find_councils,
 )
-from rag_qa.query import DOC_TYPES, Period, analyse
+from rag_qa.query import DOC_TYPES, OPEN_START, Period, analyse
 
 NEWEST = date(2026, 1, 12)  # the newest document in the index
 TODAY = date(2026, 3, 1)
@@ -81,7 +81,7 @@ def intent(question):
         ("since 2020", "2020-01-01", "2026-01-12", "since 2020"),
         ("after 2020", "2021-01-01", "2026-01-12", "after 2020"),
         ("before 2015", "1900-01-01", "2014-12-31", "before 2015"),
-        ("before the 2015 inspection", "1900-01-01", "2014-12-31", "before 2015"),
+        ("before 2015, at the earlier inspection", "1900-01-01", "2014-12-31", "before 2015"),
         ("until 2015", "1900-01-01", "2015-12-31", "until 2015"),
         ("up to 2015", "1900-01-01", "2015-12-31", "up to 2015"),
         ("from 2020 onwards", "2020-01-01", "2026-01-12", "from 2020 onwards"),
@@ -322,3 +322,16 @@ def test_intent_is_frozen():
     found = intent("since 2020")
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.latest = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [
+        ("What happened before the 2015 inspection?", date(2015, 1, 1), date(2015, 12, 31)),
+        ("What changed after the 2019 inspection?", date(2019, 1, 1), date(2019, 12, 31)),
+        ("What happened before 2015?", OPEN_START, date(2014, 12, 31)),
+    ],
+)
+def test_before_or_after_an_event_means_the_event(question, start, end):
+    period = analyse(question, newest=date(2026, 1, 12)).period
+    assert (period.start, period.end) == (start, end)

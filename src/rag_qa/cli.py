@@ -40,9 +40,19 @@ def common_options(func):
         show_default=True,
         help="Embedding model: a known packaged model or a local directory.",
     )
+    @click.option(
+        "--council",
+        default=None,
+        metavar="NAME",
+        help="The council a question means when it names none, e.g. Slough.",
+    )
     @functools.wraps(func)
-    def wrapper(*args, corpus_dir: Path, index_dir: Path, model: str, **kwargs):
-        settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir, model=model)
+    def wrapper(
+        *args, corpus_dir: Path, index_dir: Path, model: str, council: str | None, **kwargs
+    ):
+        settings = Settings(
+            corpus_dir=corpus_dir, index_dir=index_dir, model=model, council=council
+        )
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
@@ -347,6 +357,57 @@ def docs(settings: Settings, as_json: bool) -> None:
     click.echo(
         f"{len(index_.documents)} documents, built {index_.manifest.get('built_at')}",
         err=not as_json and False,
+    )
+
+
+@main.command()
+@common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--allow-upload", is_flag=True, help="Let users add PDF/text files to the corpus.")
+@click.option(
+    "--auth",
+    default=None,
+    metavar="USER:PASSWORD|FILE",
+    help="Require a login: user:password, or a file of such lines.",
+)
+@click.option(
+    "--feedback",
+    "feedback_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/feedback.jsonl"),
+    show_default=True,
+    help="Where thumbs up/down are saved.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Questions answered at once; more wait in the queue.",
+)
+@friendly_errors
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    allow_upload: bool,
+    auth: str | None,
+    feedback_file: Path,
+    concurrency: int,
+) -> None:
+    """Start the web chat (Gradio) on HOST:PORT."""
+    from .app import serve as run_app
+
+    run_app(
+        settings,
+        host=host,
+        port=port,
+        allow_upload=allow_upload,
+        auth=auth,
+        feedback_file=feedback_file,
+        concurrency=concurrency,
+        embedder_factory=embedder_factory(settings),
     )
 
 

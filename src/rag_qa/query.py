@@ -474,6 +474,13 @@ def _joining_word(
     return None
 
 
+_EVENT_AFTER = re.compile(
+    r"(?:['’]s)?\s+(?:ofsted\s+)?(?:full\s+|single\s+|ILACS\s+)?"
+    r"(?:inspection|(?:focused\s+|monitoring\s+)?visit)\b",
+    re.I,
+)
+
+
 def _chain(
     question: str,
     prefix: re.Match[str] | None,
@@ -497,6 +504,10 @@ def _chain(
         offset = prefix.start() if prefix and op in _RANGE_WORDS else first.start
         return _Chain(offset, last.end, Period(start, end, label))
     if op == "between":
+        prefix, op = None, ""
+    if op and _EVENT_AFTER.match(question, first.end):
+        # "before the 2015 inspection" is about that inspection's time (what led up to it is
+        # reported with it), not every year before 2015.
         prefix, op = None, ""
     suffix = _SUFFIX.match(question, first.end)
     after = _tidy(suffix["op"]).lower() if suffix else ""

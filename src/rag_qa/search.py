@@ -90,8 +90,12 @@ class Retriever:
         notes: list[str] = []
         steered = False
         mention: np.ndarray | None = None
+        known = {c for c in self.councils.values() if c}
+        if not intent.councils and self.settings.council in known:
+            # A question that names no council is about the deployment's own council.
+            allowed &= {i for i, c in self.councils.items() if c == self.settings.council}
+            steered = True
         if intent.councils:
-            known = {c for c in self.councils.values() if c}
             wanted = [c for c in intent.councils if c in known]
             if wanted:
                 allowed &= {i for i, c in self.councils.items() if c in wanted}

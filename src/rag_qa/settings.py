@@ -39,8 +39,11 @@ class Settings:
     mode: str = "hybrid"  # "bm25", "dense" or "hybrid"
     fusion: str = "weighted"  # "rrf" or "weighted" (see rag_qa.fusion)
     rrf_k: int = 60
-    dense_weight: float = 0.5
+    dense_weight: float = 0.7
     candidates: int = 100
+    # The council a question means when it names none (for an index holding many councils'
+    # reports); None: no such assumption.
+    council: str | None = None
     abstain_below: float = 0.0  # top passage cosine under which the answer abstains
     steer_types: bool = True  # rank documents of a type the question names first
     strip_query: bool = True  # BM25 sees the question without its dates and report words

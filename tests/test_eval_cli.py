@@ -1,0 +1,113 @@
+"""`rag-qa eval`: results written, thresholds turn into exit codes, BEIR datasets run."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import FAKE_MODEL, FIXTURES, write_text
+
+from rag_qa.cli import main
+from rag_qa.evaluate import EvalError, calibrate, load_questions
+
+QUESTIONS = [
+    {
+        "id": "q1",
+        "question": "Which personal adviser support do care leavers receive?",
+        "answers": ["no allocated personal adviser"],
+        "sources": ["letter.txt"],
+        "tags": ["lookup"],
+    },
+    {
+        "id": "q2",
+        "question": "How effective is the multi-agency safeguarding hub front door?",
+        "answers": ["The front door is effective"],
+        "sources": ["testshire inspection"],
+        "tags": ["pdf"],
+    },
+    {
+        "id": "q3",
+        "question": "When are the bins collected in Swindon?",
+        "answers": [],
+        "sources": [],
+        "tags": ["unanswerable"],
+    },
+]
+
+
+@pytest.fixture
+def run(settings, tmp_path):
+    runner = CliRunner()
+    qfile = tmp_path / "questions.jsonl"
+    qfile.write_text("\n".join(json.dumps(q) for q in QUESTIONS))
+    base = [
+        "--corpus",
+        str(settings.corpus_dir),
+        "--index",
+        str(settings.index_dir),
+        "--model",
+        FAKE_MODEL,
+    ]
+    assert runner.invoke(main, ["index", *base]).exit_code == 0
+
+    def invoke(*args):
+        return runner.invoke(
+            main,
+            ["eval", *base, "--questions", str(qfile), "--out", str(tmp_path / "results"), *args],
+        )
+
+    return invoke
+
+
+def test_eval_writes_table_and_results(run, tmp_path):
+    result = run()
+    assert result.exit_code == 0, result.output
+    for mode in ("bm25", "dense", "hybrid"):
+        assert mode in result.output
+    assert "hit@5" in result.output and "mrr@10" in result.output
+    rows = [
+        json.loads(x)
+        for x in (tmp_path / "results" / "per_question.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == 9 and {r["mode"] for r in rows} == {"bm25", "dense", "hybrid"}
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert summary["summary"]["hybrid"]["answerable"] == 2
+    assert summary["summary"]["hybrid"]["unanswerable"] == 1
+    assert (tmp_path / "results" / "modes.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_thresholds_set_the_exit_code(run):
+    assert run("--mode", "hybrid", "--min-hit-at-5", "0.5", "--min-mrr", "0.1").exit_code == 0
+    failed = run("--mode", "hybrid", "--min-hit-at-5", "1.01")
+    assert failed.exit_code == 1 and "below threshold" in failed.output
+    assert run("--mode", "hybrid", "--min-mrr", "1.01").exit_code == 1
+
+
+def test_eval_beir_fixture(run, tmp_path):
+    result = run("--beir", str(FIXTURES / "beir"), "--mode", "bm25")
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10" in result.output and "recall@100" in result.output
+    report = json.loads((tmp_path / "results" / "beir_summary.json").read_text())
+    s = report["summary"]["bm25"]
+    assert 0.0 <= s["ndcg@10"] <= 1.0 and 0.0 <= s["recall@100"] <= 1.0
+    assert s["queries"] == 5 and report["documents"] == 12
+
+
+def test_bad_questions_file(tmp_path):
+    path = tmp_path / "q.jsonl"
+    write_text(path, '{"id": "a", "question": "x"}\n{"id": "a", "question": "y"}\n')
+    with pytest.raises(EvalError, match="duplicate id"):
+        load_questions(path)
+    write_text(path, "not json\n")
+    with pytest.raises(EvalError, match=r"q.jsonl:1: not a valid question"):
+        load_questions(path)
+
+
+def test_calibrate_respects_false_abstention_budget():
+    rows = [
+        {"answerable": True, "evidence": 0.5 + i / 100, "coverage": 1.0, "no_match": False}
+        for i in range(40)
+    ]
+    rows += [{"answerable": False, "evidence": 0.3, "coverage": 0.2, "no_match": False}]
+    rows += [{"answerable": False, "evidence": 0.9, "coverage": 1.0, "no_match": True}]
+    fit = calibrate(rows, max_false_rate=0.05)
+    assert fit["unanswerable_abstained"] == 2 and fit["false_abstentions"] <= 2

@@ -1,0 +1,133 @@
+"""Retrieval over a small index built with the fake embedder: steering, dedup, abstention."""
+
+from dataclasses import replace
+
+import pytest
+from conftest import write_text
+
+from rag_qa.answer import build_answer
+from rag_qa.build import run_build
+from rag_qa.embedding import load_embedder
+from rag_qa.index import open_index
+from rag_qa.search import Retriever, near_duplicate
+
+CARE_2019 = """5 March 2019
+
+Dear Director
+
+Focused visit to Testshire children's services
+
+This letter summarises the findings of the focused visit to Testshire children's services on 12 and 13 February 2019.
+
+Headline findings
+
+Management oversight of care leavers is weak. Personal advisers have caseloads that are too high.
+"""
+
+CARE_2023 = """20 June 2023
+
+Dear Director
+
+Focused visit to Testshire children's services
+
+This letter summarises the findings of the focused visit to Testshire children's services on 2 and 3 May 2023.
+
+Headline findings
+
+Management oversight of care leavers is now strong. Personal advisers have manageable caseloads.
+"""
+
+OTHER_COUNCIL = """Inspection of Kent local authority children's services
+Inspection dates: 6 to 17 March 2023
+
+Management oversight of care leavers in Kent is effective and caseloads are manageable.
+"""
+
+
+@pytest.fixture
+def retriever(tmp_path, settings):
+    corpus = settings.corpus_dir
+    write_text(corpus / "fv 2019.txt", CARE_2019)
+    write_text(corpus / "fv 2023.txt", CARE_2023)
+    # The same letter twice, as text and under another name: shown once, citing both.
+    write_text(corpus / "fv 2023 copy.txt", CARE_2023)
+    write_text(corpus / "kent.txt", OTHER_COUNCIL)
+    settings = replace(settings, min_coverage=0.3)
+    run_build(settings, lambda: load_embedder(settings.model), progress=False)
+    return Retriever(open_index(settings), load_embedder(settings.model), settings)
+
+
+def sources(result):
+    return [p.document.source for p in result.passages]
+
+
+def test_year_in_question_ranks_that_years_report_first(retriever):
+    r2019 = retriever.search("management oversight of care leavers in 2019", k=3)
+    assert sources(r2019)[0] == "fv 2019.txt"
+    r2023 = retriever.search("management oversight of care leavers in 2023", k=3)
+    # Every 2023 document (Testshire's letter, Kent's report) ranks before the 2019 letter.
+    assert set(sources(r2023)[:2]) <= {"fv 2023.txt", "fv 2023 copy.txt", "kent.txt"}
+
+
+def test_visit_month_steers_to_the_visit(retriever):
+    result = retriever.search("What did the May 2023 visit say about caseloads?", k=2)
+    assert sources(result)[0].startswith("fv 2023")
+
+
+def test_council_named_steers_and_unknown_council_abstains(retriever, settings):
+    kent = retriever.search("management oversight of care leavers in Kent", k=2)
+    assert sources(kent)[0] == "kent.txt"
+    reading = retriever.search("What did Ofsted say about care leavers in Reading?", k=2)
+    assert reading.no_match and "no report about Reading" in reading.notes[0]
+    answer = build_answer(reading, retriever.settings)
+    assert answer.abstained and "hold nothing" in answer.text
+
+
+def test_period_with_no_report_says_so(retriever):
+    result = retriever.search("What did the 2030 inspection say about care leavers?", k=3)
+    assert result.no_match
+    assert result.notes == ("No report in the index is from 2030.",)
+    assert build_answer(result, retriever.settings).abstained
+
+
+def test_duplicate_passages_shown_once_citing_both(retriever):
+    result = retriever.search("manageable caseloads personal advisers 2023", k=5)
+    texts = [p.chunk.text for p in result.passages]
+    assert len(texts) == len(set(texts))
+    top = result.passages[0]
+    assert top.document.source.startswith("fv 2023")
+    other = "fv 2023 copy.txt" if top.document.source == "fv 2023.txt" else "fv 2023.txt"
+    assert (other, None) in top.also_in
+
+
+def test_unrelated_question_abstains(retriever):
+    result = retriever.search("What time does the swimming pool open on Sundays?", k=3)
+    answer = build_answer(result, retriever.settings)
+    assert answer.abstained
+    assert answer.text.startswith("The indexed reports hold nothing")
+    assert "Possibly related: [1]" in answer.text
+
+
+def test_answer_sentences_are_verbatim_with_markers(retriever):
+    result = retriever.search("Were personal advisers' caseloads too high in 2019?", k=3)
+    answer = build_answer(result, retriever.settings)
+    assert not answer.abstained
+    for sentence in answer.sentences:
+        cited = result.passages[sentence.passage_rank - 1]
+        assert sentence.text in cited.chunk.text
+        assert f"{sentence.text} [{sentence.passage_rank}]" in answer.text
+
+
+def test_modes_and_bad_mode(retriever):
+    for mode in ("bm25", "dense", "hybrid"):
+        assert retriever.search("caseloads", k=2, mode=mode).passages
+    with pytest.raises(ValueError, match="mode must be one of"):
+        retriever.search("caseloads", mode="magic")
+
+
+def test_near_duplicate():
+    a = "Management oversight of care leavers is now strong and personal advisers have manageable caseloads in every team."
+    assert near_duplicate(a, "Headline findings " + a)
+    assert not near_duplicate(
+        a, "Inspectors found that the front door works well for most children and families."
+    )
