@@ -12,6 +12,7 @@ import pytest
 
 from rag_qa import embedding
 from rag_qa.chunking import WhitespaceTokenizer
+from rag_qa.embedding import resolve_precision
 from rag_qa.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -25,7 +26,7 @@ class HashEmbedder:
     name = FAKE_MODEL
     dim = 256
     max_tokens = 254
-    precision = "fp32"
+    precision = resolve_precision("auto")  # what Settings() resolves to on this machine
 
     def __init__(self):
         self.tokenizer = WhitespaceTokenizer()

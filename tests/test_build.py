@@ -162,3 +162,16 @@ def test_nothing_usable_raises(tmp_path, settings):
     (empty / "bad.pdf").write_bytes(b"junk")
     with pytest.raises(BuildError, match="nothing could be indexed"):
         build(replace(settings, corpus_dir=empty))
+
+
+def test_settings_change_rebuilds_but_reuses_cached_embeddings(settings, fake_model):
+    from dataclasses import replace
+
+    first = build(settings)
+    fake_model.calls.clear()
+    other = replace(settings, pipeline_version=settings.pipeline_version + 1)
+    s = build(other)
+    assert s.full and "rebuilt from scratch" in s.note
+    assert s.chunks == first.chunks and s.chunks_embedded == 0 and not fake_model.calls
+    # --full ignores the cache.
+    assert build(other, full=True).chunks_embedded == first.chunks

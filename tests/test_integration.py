@@ -59,8 +59,10 @@ def test_shipped_corpus_builds_with_no_skips(built):
 def test_management_oversight_2018(built, embedder):
     settings, _ = built
     index = open_index(settings)
-    passages = Retriever(index, embedder).search(
-        "What did Ofsted say about management oversight in 2018?", k=5
+    passages = (
+        Retriever(index, embedder)
+        .search("What did Ofsted say about management oversight in 2018?", k=5)
+        .passages
     )
     sources = [p.document.source for p in passages]
     assert "000_5500633fd7aad27d.txt" in sources[:3]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from .chunking import split_sentences
 from .records import Passage
@@ -101,36 +104,56 @@ def passage_sentences(text: str) -> list[str]:
 
 
 def select_sentences(
-    question: str, passages: list[Passage], limit: int = 3
+    question: str,
+    passages: list[Passage],
+    limit: int = 3,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    max_sentences: int = 20,
 ) -> list[AnswerSentence]:
-    """Pick up to ``limit`` sentences from the top passages that best match the question."""
+    """Pick up to ``limit`` sentences from the top passages that best answer the question.
+
+    Each candidate sentence scores on the question's words it holds (idf-weighted among the
+    candidates) and, when ``embed`` is given, on its cosine similarity to the question; the
+    two are max-normalised and averaged, with a small preference for higher-ranked passages.
+    """
     q = {_stem(t) for t in terms(question)}
-    if not q or not passages:
+    if not passages:
         return []
-    top = passages[:3]
-    candidates: list[tuple[float, int, int, str]] = []
-    df: dict[str, int] = {}
     sentences: list[tuple[Passage, int, str]] = []
-    for p in top:
+    for p in passages[:3]:
         for i, s in enumerate(passage_sentences(p.chunk.text)):
-            if len(s) < 25:
-                continue
-            sentences.append((p, i, s))
-            for t in {_stem(w) for w in terms(s)} & q:
-                df[t] = df.get(t, 0) + 1
-    n = max(1, len(sentences))
-    for p, i, s in sentences:
+            if len(s) >= 25 and len(sentences) < max_sentences:
+                sentences.append((p, i, s))
+    if not sentences:
+        return []
+    df: dict[str, int] = {}
+    for _, _, s in sentences:
+        for t in {_stem(w) for w in terms(s)} & q:
+            df[t] = df.get(t, 0) + 1
+    n = len(sentences)
+    lexical = []
+    for _, _, s in sentences:
         present = {_stem(w) for w in terms(s)} & q
-        if not present:
+        lexical.append(sum(math.log(1 + n / df[t]) for t in present) / math.sqrt(max(1, len(q))))
+    if embed is not None:
+        vecs = embed([question] + [s for _, _, s in sentences])
+        dense = [max(0.0, float(v @ vecs[0])) for v in vecs[1:]]
+    else:
+        dense = [0.0] * n
+    top_lex, top_dense = max(lexical) or 1.0, max(dense) or 1.0
+    weight = 0.5 if embed is not None else 0.0
+    candidates = []
+    for (p, i, s), lex, den in zip(sentences, lexical, dense, strict=True):
+        if lex == 0 and den == 0:
             continue
-        score = sum(math.log(1 + n / df[t]) for t in present) / math.sqrt(len(q))
-        score *= 1.0 / (1 + 0.15 * (p.rank - 1))
+        score = (1 - weight) * lex / top_lex + weight * den / top_dense
+        score *= 1.0 / (1 + 0.1 * (p.rank - 1))
         candidates.append((score, p.rank, i, s))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     if not candidates:
         return []
     best = candidates[0][0]
-    chosen = [c for c in candidates if c[0] >= 0.6 * best][:limit]
+    chosen = [c for c in candidates if c[0] >= 0.75 * best][:limit]
     return [AnswerSentence(s, rank, score) for score, rank, _, s in chosen]
 
 
@@ -164,8 +187,11 @@ def abstention_reason(result, settings, mode: str = "hybrid") -> str:
     return ""
 
 
-def build_answer(result, settings, mode: str = "hybrid") -> Answer:
-    """The extractive answer, or a plain abstention listing the nearest passages."""
+def build_answer(
+    result, settings, mode: str = "hybrid", embed: Callable[[list[str]], np.ndarray] | None = None
+) -> Answer:
+    """The extractive answer, or a plain abstention listing the nearest passages. With
+    ``embed`` (the retriever's model), sentences are also chosen by similarity."""
     passages = result.passages
     lead = " ".join(result.notes)
     reason = abstention_reason(result, settings, mode)
@@ -175,7 +201,7 @@ def build_answer(result, settings, mode: str = "hybrid") -> Answer:
             cited = "; ".join(f"[{p.rank}] {p.citation}" for p in passages[:3])
             related = f" Possibly related: {cited}."
         return Answer(f"{lead} {NOTHING}{related}".strip(), True, (), reason)
-    chosen = select_sentences(result.question, passages)
+    chosen = select_sentences(result.question, passages, embed=embed)
     if not chosen:
         first = passage_sentences(passages[0].chunk.text)
         chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]

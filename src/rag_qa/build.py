@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 import sys
 import time
 import uuid
@@ -23,7 +24,7 @@ import numpy as np
 from . import __version__
 from . import generations as G
 from .chunking import chunk_document
-from .embedding import Embedder, embed_text, lexical_text
+from .embedding import Embedder, embed_text, lexical_text, resolve_precision
 from .lexical import Bm25Index
 from .loaders import LoadError, file_hash, list_corpus, load_file, sidecar_path
 from .metadata import build_document
@@ -93,24 +94,36 @@ def _stat(path: Path) -> tuple[int, int]:
 
 def _previous(settings: Settings, full: bool, summary: BuildSummary) -> tuple[dict, Store | None]:
     """The live generation's manifest and store, or nothing when a full build is due."""
+    summary.full = True
     index_dir = settings.index_dir
     try:
         gen = G.current_generation(index_dir)
-        if gen is None:
-            summary.full = True
+        if gen is None or full:
             return {}, None
         manifest = G.read_manifest(gen)
         G.check_compatible(manifest, settings, index_dir)
-        if full:
-            summary.full = True
-            return {}, None
+        wanted = resolve_precision(settings.precision)
+        if manifest.get("precision") != wanted:
+            raise G.IndexError_(f"vectors are {manifest.get('precision')}, settings ask {wanted}")
         if not all((gen / name).exists() for name in (G.STORE, G.VECTORS, G.BM25)):
             raise G.IndexError_(f"{gen} is incomplete")
+        summary.full = False
         return manifest, Store(gen / G.STORE)
     except G.IndexError_ as err:
-        summary.full = True
         summary.note = f"previous index not reusable ({err}); rebuilt from scratch"
         return {}, None
+
+
+def _embedding_cache(settings: Settings) -> Store | None:
+    """The live generation's store as an embedding cache, even when its other settings no
+    longer fit: cached vectors are keyed by model, precision and the exact text embedded."""
+    try:
+        gen = G.current_generation(settings.index_dir)
+        if gen is not None and (gen / G.STORE).exists():
+            return Store(gen / G.STORE)
+    except (G.IndexError_, sqlite3.Error):
+        pass
+    return None
 
 
 def run_build(
@@ -257,7 +270,13 @@ def run_build(
         tmp.mkdir(parents=True)
         try:
             store = Store.create(tmp / G.STORE)
-            cached = old.get_embeddings(list(texts), embedder.dim) if old is not None else {}
+            cache = old if old is not None else (None if full else _embedding_cache(settings))
+            try:
+                cached = cache.get_embeddings(list(texts), embedder.dim) if cache else {}
+            except sqlite3.Error:
+                cached = {}
+            if cache is not None and cache is not old:
+                cache.close()
             missing = [k for k in texts if k not in cached]
             t3 = time.perf_counter()
             new_vecs: dict[str, np.ndarray] = {}

@@ -195,7 +195,7 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
     for question in questions:
         started = time.perf_counter()
         result = retriever.search(question, k=k, mode=mode)
-        answer = build_answer(result, settings, mode)
+        answer = build_answer(result, settings, mode, embed=retriever.embedder.encode)
         elapsed = time.perf_counter() - started
         if as_json:
             click.echo(

