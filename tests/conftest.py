@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import shutil
@@ -94,3 +95,37 @@ def corpus(tmp_path) -> Path:
 @pytest.fixture
 def settings(tmp_path, corpus) -> Settings:
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FAKE_MODEL)
+
+
+PDF_SOURCE = "testshire inspection - 17 march 2023.pdf"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def launched_app(root: Path, **options):
+    """The web app over the small test corpus (fake embedder), served in this process on a
+    free port; yields (app, url, settings)."""
+    from rag_qa import app as A
+    from rag_qa.build import run_build
+
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(FIXTURES / "report.pdf", corpus / PDF_SOURCE)
+    write_text(corpus / "letter.txt", LETTER)
+    write_text(corpus / "news.txt", NEWS)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FAKE_MODEL)
+    embedder = HashEmbedder()
+    run_build(settings, lambda: embedder)
+    app = A.create_app(settings, embedder, **options)
+    _, url, _ = A.launch(app, port=free_port(), prevent_thread_lock=True)
+    try:
+        yield app, url, settings
+    finally:
+        app.demo.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -13,7 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import FIXTURES, LETTER, NEWS, HashEmbedder, write_text
+from conftest import (
+    FIXTURES,
+    PDF_SOURCE,
+    free_port,
+    launched_app,
+    write_text,
+)
 
 from rag_qa import app as A
 from rag_qa.answer import build_answer
@@ -21,9 +26,7 @@ from rag_qa.build import run_build
 from rag_qa.index import open_index
 from rag_qa.records import Chunk, Document, Page
 from rag_qa.search import Retriever
-from rag_qa.settings import Settings
 
-PDF_SOURCE = "testshire inspection - 17 march 2023.pdf"
 OVERSIGHT = "What did inspectors say about management oversight?"
 
 # ---------------------------------------------------------------------------------------------
@@ -401,32 +404,13 @@ def test_render_pdf_page(tmp_path):
 # The running app, over HTTP
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory):
     """The app launched in this process over a small corpus with the fake embedder."""
     root = tmp_path_factory.mktemp("app")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / "report.pdf", corpus / PDF_SOURCE)
-    write_text(corpus / "letter.txt", LETTER)
-    write_text(corpus / "news.txt", NEWS)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="test-hash")
-    embedder = HashEmbedder()
-    run_build(settings, lambda: embedder)
-    app = A.create_app(
-        settings, embedder, allow_upload=False, feedback_file=root / "fb.jsonl", concurrency=2
-    )
-    _, url, _ = A.launch(app, port=free_port(), prevent_thread_lock=True)
-    try:
+    options = dict(allow_upload=False, feedback_file=root / "fb.jsonl", concurrency=2)
+    with launched_app(root, **options) as (app, url, settings):
         yield app, url, settings
-    finally:
-        app.demo.close()
 
 
 @pytest.fixture(scope="module")

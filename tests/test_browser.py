@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, LETTER, NEWS, HashEmbedder, write_text
-
-from rag_qa import app as A
-from rag_qa.build import run_build
-from rag_qa.settings import Settings
+from conftest import (
+    PDF_SOURCE,
+    launched_app,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
-PDF_SOURCE = "testshire inspection - 17 march 2023.pdf"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -37,30 +34,12 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    shutil.copy(FIXTURES / "report.pdf", corpus / PDF_SOURCE)
-    write_text(corpus / "letter.txt", LETTER)
-    write_text(corpus / "news.txt", NEWS)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="test-hash")
-    embedder = HashEmbedder()
-    run_build(settings, lambda: embedder)
     feedback = root / "feedback.jsonl"
-    app = A.create_app(settings, embedder, feedback_file=feedback, allow_upload=True)
-    _, url, _ = A.launch(app, port=free_port(), prevent_thread_lock=True)
-    try:
-        yield url, feedback, corpus
-    finally:
-        app.demo.close()
+    with launched_app(root, feedback_file=feedback, allow_upload=True) as (_, url, settings):
+        yield url, feedback, settings.corpus_dir
 
 
 def chromium(p):

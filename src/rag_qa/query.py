@@ -41,16 +41,11 @@ from datetime import date, timedelta
 
 from .councils import council_mentions
 from .dates import MONTH_NUM
+from .metadata import DOC_TYPES as METADATA_TYPES
 from .records import format_date
 
-DOC_TYPES = (
-    "inspection report",
-    "focused visit letter",
-    "monitoring visit letter",
-    "news release",
-    "news article",
-    "minutes",
-)
+# The document types a question can name: metadata's, less its catch-all.
+DOC_TYPES = tuple(t for t in METADATA_TYPES if t != "document")
 OPEN_START = date(1900, 1, 1)
 
 
