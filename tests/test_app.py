@@ -21,6 +21,9 @@ from conftest import (
 )
 
 from rag_qa import app as A
+from rag_qa import followup as F
+from rag_qa import uploads as U
+from rag_qa import views as V
 from rag_qa.answer import build_answer
 from rag_qa.build import run_build
 from rag_qa.index import open_index
@@ -60,7 +63,7 @@ VISIT_2025 = "What did the November 2025 visit find about care leavers?"
     ],
 )  # fmt: skip
 def test_follow_up_keeps_the_topic_and_changes_the_rest(previous, question, expected):
-    assert A.rewrite_follow_up(question, [previous]) == expected
+    assert F.rewrite_follow_up(question, [previous]) == expected
 
 
 @pytest.mark.parametrize(
@@ -73,18 +76,18 @@ def test_follow_up_keeps_the_topic_and_changes_the_rest(previous, question, expe
     ],
 )
 def test_other_questions_are_left_alone(question):
-    assert A.rewrite_follow_up(question, [MO_2018]) == question
+    assert F.rewrite_follow_up(question, [MO_2018]) == question
 
 
 def test_follow_up_without_history_or_blank():
-    assert A.rewrite_follow_up("  and in 2024? ", []) == "and in 2024?"
-    assert A.rewrite_follow_up("and in 2024?", ["", "  "]) == "and in 2024?"
-    assert A.rewrite_follow_up("   ", [MO_2018]) == ""
+    assert F.rewrite_follow_up("  and in 2024? ", []) == "and in 2024?"
+    assert F.rewrite_follow_up("and in 2024?", ["", "  "]) == "and in 2024?"
+    assert F.rewrite_follow_up("   ", [MO_2018]) == ""
 
 
 def test_follow_up_uses_the_latest_effective_question():
-    history = [MO_2018, A.rewrite_follow_up("and in 2024?", [MO_2018])]
-    assert A.rewrite_follow_up("and 2016?", history) == (
+    history = [MO_2018, F.rewrite_follow_up("and in 2024?", [MO_2018])]
+    assert F.rewrite_follow_up("and 2016?", history) == (
         "What did Ofsted say about management oversight in 2016?"
     )
 
@@ -95,7 +98,7 @@ def test_follow_up_uses_the_latest_effective_question():
 
 def test_highlight_escapes_everything_and_marks_the_sentence():
     text = 'Intro <script>alert("x")</script> & more.\nThe <b>key</b> finding & its "quote".'
-    out = A.highlight(text, ['The <b>key</b> finding & its "quote".'])
+    out = V.highlight(text, ['The <b>key</b> finding & its "quote".'])
     assert "<script>" not in out and "<b>" not in out
     assert "&lt;script&gt;" in out and "&amp; more." in out
     assert out.count("<mark>") == 1
@@ -104,13 +107,13 @@ def test_highlight_escapes_everything_and_marks_the_sentence():
 
 def test_highlight_finds_a_sentence_across_a_line_break():
     text = "Managers check\ncases weekly. Other text."
-    out = A.highlight(text, ["Managers check cases weekly."])
+    out = V.highlight(text, ["Managers check cases weekly."])
     assert "<mark>Managers check\ncases weekly.</mark>" in out
 
 
 def test_highlight_without_a_match_is_just_escaped():
-    assert A.highlight("a < b", ["not there"]) == "a &lt; b"
-    assert A.find_span("abc", "") is None
+    assert V.highlight("a < b", ["not there"]) == "a &lt; b"
+    assert V.find_span("abc", "") is None
 
 
 def _doc(pages: list[tuple[int | None, str]]) -> Document:
@@ -137,7 +140,7 @@ def test_context_shows_the_whole_page_with_the_passage_and_sentence():
     a = page.index("The passage")
     b = page.index("Footer")
     chunk = _chunk(page[a:b], a, b, 2, 2, a, b)
-    out = A.context_html(_doc([(1, "Other page."), (2, page)]), chunk, ["It has the answer."])
+    out = V.context_html(_doc([(1, "Other page."), (2, page)]), chunk, ["It has the answer."])
     assert "Page 2" in out and "Other page." not in out
     assert "Header line." in out and "Footer &amp; end." in out  # the whole page
     assert '<span class="rq-passage">The passage &lt;starts&gt; here. </span>' in out
@@ -148,17 +151,17 @@ def test_context_shows_the_whole_page_with_the_passage_and_sentence():
 def test_context_over_two_pages_and_for_text_files():
     p1, p2 = "Top. Passage begins", "and ends here. Rest."
     chunk = _chunk("Passage begins\nand ends here.", 0, 0, 1, 2, 5, 14)
-    out = A.context_html(_doc([(1, p1), (2, p2)]), chunk, [])
+    out = V.context_html(_doc([(1, p1), (2, p2)]), chunk, [])
     assert "Page 1" in out and "Page 2" in out
     assert '<span class="rq-passage">Passage begins</span>' in out
     assert '<span class="rq-passage">and ends here.</span>' in out
     text = "Whole news text. The bit."
-    out = A.context_html(_doc([(None, text)]), _chunk("The bit.", 0, 0, None, None, 17, 25), [])
+    out = V.context_html(_doc([(None, text)]), _chunk("The bit.", 0, 0, None, None, 17, 25), [])
     assert "Full text" in out and '<span class="rq-passage">The bit.</span>' in out
 
 
 def test_chat_markdown_escapes_and_cites():
-    assert A.md_escape("*a* [1] <b>") == "\\*a\\* \\[1\\] &lt;b&gt;"
+    assert V.md_escape("*a* [1] <b>") == "\\*a\\* \\[1\\] &lt;b&gt;"
 
 
 def test_passage_cards_escape_titles():
@@ -176,7 +179,7 @@ def test_passage_cards_escape_titles():
         "sentences": ["Some <i>text</i>."],
         "also_in": [],
     }
-    out = A.passages_html([card])
+    out = V.passages_html([card])
     assert "<img" not in out and "<i>" not in out and "<mark>" in out and "cited" in out
 
 
@@ -255,19 +258,19 @@ def test_no_filters_is_plain_search(retriever):
     ],
 )
 def test_upload_names_are_sanitised(original, expected):
-    assert A.safe_upload_name(original) == expected
+    assert U.safe_upload_name(original) == expected
 
 
 @pytest.mark.parametrize("name", ["run.exe", "noextension", "x.meta.json", "page.html", ""])
 def test_upload_types_are_refused(name):
-    with pytest.raises(A.UploadRejected):
-        A.safe_upload_name(name)
+    with pytest.raises(U.UploadRejected):
+        U.safe_upload_name(name)
 
 
 def test_upload_content_must_match_the_extension(monkeypatch):
-    assert A.check_upload(b"%PDF-1.4 ...", "a.pdf") == "pdf"
-    assert A.check_upload("Hello é".encode(), "a.txt") == "text"
-    assert A.check_upload("Hello".encode("utf-16"), "a.md") == "text"
+    assert U.check_upload(b"%PDF-1.4 ...", "a.pdf") == "pdf"
+    assert U.check_upload("Hello é".encode(), "a.txt") == "text"
+    assert U.check_upload("Hello".encode("utf-16"), "a.md") == "text"
     for data, name in [
         (b"<html>not a pdf", "a.pdf"),
         (b"\xff\xd8\xff\xe0 jpeg", "a.txt"),
@@ -275,25 +278,25 @@ def test_upload_content_must_match_the_extension(monkeypatch):
         (b"", "a.txt"),
         (b"   \n", "a.txt"),
     ]:
-        with pytest.raises(A.UploadRejected):
-            A.check_upload(data, name)
-    monkeypatch.setattr(A, "MAX_UPLOAD_BYTES", 10)
-    with pytest.raises(A.UploadRejected, match="limit"):
-        A.check_upload(b"%PDF-" + b"x" * 20, "a.pdf")
+        with pytest.raises(U.UploadRejected):
+            U.check_upload(data, name)
+    monkeypatch.setattr(U, "MAX_UPLOAD_BYTES", 10)
+    with pytest.raises(U.UploadRejected, match="limit"):
+        U.check_upload(b"%PDF-" + b"x" * 20, "a.pdf")
 
 
 def test_store_upload_never_overwrites_or_leaves_the_corpus(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "notes.txt").write_text("old")
-    first = A.store_upload(b"new notes", "../notes.txt", corpus)
-    second = A.store_upload(b"newer notes", "/tmp/notes.txt", corpus)
+    first = U.store_upload(b"new notes", "../notes.txt", corpus)
+    second = U.store_upload(b"newer notes", "/tmp/notes.txt", corpus)
     assert first.name == "notes (2).txt" and second.name == "notes (3).txt"
     assert (corpus / "notes.txt").read_text() == "old"
     assert {p.parent for p in (first, second)} == {corpus.resolve()}
     assert not (tmp_path / "notes.txt").exists()
-    with pytest.raises(A.UploadRejected):
-        A.store_upload(b"MZ binary", "tool.exe", corpus)
+    with pytest.raises(U.UploadRejected):
+        U.store_upload(b"MZ binary", "tool.exe", corpus)
 
 
 def test_upload_then_update_switches_the_index(settings, fake_model):
@@ -301,7 +304,7 @@ def test_upload_then_update_switches_the_index(settings, fake_model):
     service = A.Service(settings, fake_model)
     before = service.retriever
     text = "Inspectors found that the fostering panel was exemplary and timely.\n" * 3
-    A.store_upload(text.encode(), "fostering.txt", settings.corpus_dir)
+    U.store_upload(text.encode(), "fostering.txt", settings.corpus_dir)
     summary = service.update_index(progress=False)
     assert summary.added == ["fostering.txt"]
     assert service.retriever is not before
@@ -393,11 +396,11 @@ def test_parse_auth(tmp_path):
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="pdftoppm not installed")
 def test_render_pdf_page(tmp_path):
-    png = A.render_pdf_page(FIXTURES / "report.pdf", 1, tmp_path, dpi=40)
+    png = V.render_pdf_page(FIXTURES / "report.pdf", 1, tmp_path, dpi=40)
     assert png is not None and png.read_bytes().startswith(b"\x89PNG")
-    assert A.render_pdf_page(FIXTURES / "report.pdf", 1, tmp_path, dpi=40) == png  # cached
-    assert A.render_pdf_page(FIXTURES / "report.pdf", 99, tmp_path) is None
-    assert A.render_pdf_page(tmp_path / "missing.pdf", 1, tmp_path) is None
+    assert V.render_pdf_page(FIXTURES / "report.pdf", 1, tmp_path, dpi=40) == png  # cached
+    assert V.render_pdf_page(FIXTURES / "report.pdf", 99, tmp_path) is None
+    assert V.render_pdf_page(tmp_path / "missing.pdf", 1, tmp_path) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,7 +501,7 @@ def test_upload_ui_only_with_allow_upload(settings, fake_model):
     app = A.create_app(settings, fake_model, allow_upload=True)
     kinds = {c.get("type") for c in app.demo.config["components"]}
     assert "file" in kinds
-    assert app.launch_kwargs["max_file_size"] == A.MAX_UPLOAD_BYTES
+    assert app.launch_kwargs["max_file_size"] == U.MAX_UPLOAD_BYTES
 
 
 def test_login_is_required_with_auth(settings, fake_model):

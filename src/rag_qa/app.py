@@ -7,10 +7,9 @@ passage in context (the whole page of the report, and for a PDF the page itself 
 of passages), example questions, an index panel, optional uploads into the corpus, and thumbs
 up/down saved as JSON Lines that the eval suite can read as questions.
 
-Everything that is not Gradio wiring is a plain function here and unit-tested: follow-up
-rewriting (``rewrite_follow_up``), highlighting (``highlight``, ``context_html``), filtering
-(``Filters``, ``filtered_search``), upload checks (``safe_upload_name``, ``check_upload``,
-``store_upload``) and feedback records (``feedback_record``). ``gradio`` is imported only
+Everything that is not Gradio wiring is a plain, unit-tested function: follow-up rewriting
+(``followup``), highlighting and page views (``views``), upload checks (``uploads``), and here
+filtering (``Filters``, ``filtered_search``) and feedback records (``feedback_record``). ``gradio`` is imported only
 inside ``create_app``/``launch``, so the CLI stays fast to start.
 """
 
@@ -23,13 +22,10 @@ import html
 import json
 import logging
 import os
-import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -38,10 +34,21 @@ from urllib.parse import quote
 
 from . import generations as G
 from .answer import Answer, build_answer
-from .councils import council_mentions
-from .query import find_doc_types, find_period
-from .records import Chunk, Document, Passage, format_date
+from .followup import rewrite_follow_up
+from .records import Document, Passage, format_date
 from .settings import Settings
+from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
+from .views import (
+    chat_markdown,
+    context_html,
+    highlight,
+    index_html,
+    md_escape,
+    meta_line,
+    passage_choice,
+    passages_html,
+    render_pdf_page,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,260 +58,9 @@ EXAMPLES = [
     "What did the November 2025 visit find about care leavers?",
     "What did the latest focused visit say about the front door?",
 ]
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-UPLOAD_TYPES = (".pdf", ".txt", ".md")
 MAX_QUESTION_CHARS = 1000
 FILTER_POOL = 40  # passages searched before filtering by year, type or report
 MAX_PASSAGES = 10
-
-
-# ---------------------------------------------------------------------------------------------
-# Follow-up questions
-
-_LEAD = re.compile(
-    r"^\s*(?:(?:and|but|so|also|ok(?:ay)?|then)[\s,]+)?"
-    r"(?:(?:what|how)\s+about|what\s+of|(?:the\s+)?same\s+(?:question\s+)?for)\b[\s,]*"
-    r"|^\s*(?:and|also)\b[\s,]*",
-    re.IGNORECASE,
-)
-_LATEST = re.compile(
-    r"\b(?:latest|most\s+recent|newest|current|last\s+(?:one|inspection|visit|report))"
-    r"(?:\s+(?:one|inspection|visit|report|letter))?\b",
-    re.IGNORECASE,
-)
-_PREP = r"(?:in|during|for|from|at|on|of|by|since|before|after|until|between)"
-_PREP_BEFORE = re.compile(r"\b(?:in|during|for|from|at|of|by)\s+\Z", re.IGNORECASE)
-_STARTS_WITH_PREP = re.compile(rf"^{_PREP}\b", re.IGNORECASE)
-# Words a follow-up may hold besides its period, document type or council.
-_FILLER = set(
-    """in the a an for during of at on from by since before after until between to then instead
-    year years one ones please same again report reports letter letters ofsted council councils
-    it that this those these there they them time period was were did do does is are what how
-    about and also say said says find found show showed tell me us""".split()
-)
-
-
-@dataclass(frozen=True)
-class _Parts:
-    """Where a question names a period, document types, councils or "the latest"."""
-
-    period: tuple[int, int] | None
-    types: tuple[tuple[int, int], ...]
-    councils: tuple[tuple[int, int], ...]
-    latest: tuple[int, int] | None
-
-    @property
-    def spans(self) -> list[tuple[int, int]]:
-        out = list(self.types) + list(self.councils)
-        out += [s for s in (self.period, self.latest) if s]
-        return sorted(out)
-
-    @property
-    def any(self) -> bool:
-        return bool(self.spans)
-
-
-def _parts(text: str, offset: int = 0) -> _Parts:
-    """The parts of ``text`` found at or after ``offset``, with offsets counted from there
-    (the words before it still count as context, e.g. "and Reading" is not a sentence start)."""
-
-    def shift(span: tuple[int, int]) -> tuple[int, int]:
-        return span[0] - offset, span[1] - offset
-
-    _, evidence = find_period(text, date.today())
-    periods = [(a, a + len(phrase)) for a, phrase in evidence if a >= offset]
-    types = [(a, a + len(phrase)) for a, phrase, _ in find_doc_types(text) if a >= offset]
-    councils = [(m.start, m.end) for m in council_mentions(text) if m.start >= offset]
-    latest = next((m.span() for m in _LATEST.finditer(text) if m.start() >= offset), None)
-    return _Parts(
-        shift(periods[0]) if periods else None,
-        tuple(shift(s) for s in types),
-        tuple(shift(s) for s in councils),
-        shift(latest) if latest else None,
-    )
-
-
-def _content_words(text: str, spans: list[tuple[int, int]]) -> list[str]:
-    for a, b in sorted(spans, reverse=True):
-        text = text[:a] + " " + text[b:]
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if w not in _FILLER and len(w) > 1]
-
-
-_NEEDS_NO_PREP = re.compile(
-    r"^(?:last|this|past|previous|the\s+(?:past|last|previous|year|current))\b|\bago$",
-    re.IGNORECASE,
-)
-
-
-def _with_prep(phrase: str) -> str:
-    """``phrase`` ready to follow a topic: "2024" -> "in 2024"; "since 2020", "last year"
-    unchanged; a leading preposition in lower case."""
-    if _STARTS_WITH_PREP.match(phrase):
-        return phrase[0].lower() + phrase[1:]
-    return phrase if _NEEDS_NO_PREP.search(phrase) else f"in {phrase}"
-
-
-def _replace(text: str, span: tuple[int, int], new: str, keep_prep: bool) -> str:
-    """``text`` with ``span`` replaced by ``new``; a preposition before the span ("in 2018")
-    is replaced too when ``new`` brings its own (or gets "in")."""
-    a, b = span
-    before = _PREP_BEFORE.search(text[:a])
-    if keep_prep or (not before and not _STARTS_WITH_PREP.match(text[a:b])):
-        new = _strip_prep(new)
-        if re.search(r"\bthe\s+\Z", text[:a], re.IGNORECASE):
-            new = re.sub(r"^the\s+", "", new, flags=re.IGNORECASE)
-        return text[:a] + new + text[b:]
-    if before:
-        a = before.start()
-    return text[:a] + _with_prep(new) + text[b:]
-
-
-def _strip_prep(phrase: str) -> str:
-    return re.sub(r"^(?:in|during|for|at|of)\s+", "", phrase, flags=re.IGNORECASE)
-
-
-def _append(question: str, phrase: str) -> str:
-    body = question.rstrip().rstrip("?.!").rstrip()
-    return f"{body} {_with_prep(phrase)}?"
-
-
-def rewrite_follow_up(question: str, history_questions: Sequence[str]) -> str:
-    """The question to search for, given the earlier questions of the conversation.
-
-    A short question that only changes the period, document type, council or asks for the
-    latest report ("and in 2024?", "what about the focused visits?", "2019?") takes the topic of
-    the previous question: "What did Ofsted say about management oversight in 2018?" followed
-    by "and in 2024?" becomes "What did Ofsted say about management oversight in 2024?". The
-    previous question's period (or type, or council) is replaced when it has one; otherwise the
-    new one is appended. Any other question is returned as it is (stripped)."""
-    q = " ".join(question.split())
-    previous = next((h for h in reversed(history_questions) if h and h.strip()), None)
-    if not q or previous is None:
-        return q
-    lead = _LEAD.match(q)
-    start = lead.end() if lead else 0
-    body = q.rstrip("?.! ")
-    rest = body[start:]
-    if not rest or len(rest.split()) > 8:
-        return q
-    new = _parts(body, start)
-    if not new.any or _content_words(rest, new.spans):
-        return q
-    prev = " ".join(previous.split())
-    old = _parts(prev)
-    phrase = rest
-    kinds_new = {
-        k for k, v in (("p", new.period or new.latest), ("t", new.types), ("c", new.councils)) if v
-    }
-    kinds_old = {
-        k for k, v in (("p", old.period or old.latest), ("t", old.types), ("c", old.councils)) if v
-    }
-    if kinds_new <= kinds_old and len(new.spans) == len(kinds_new):
-        # Replace each slot in place, right to left so that offsets stay valid.
-        edits: list[tuple[tuple[int, int], str, bool]] = []
-        if "p" in kinds_new:
-            span = new.period or new.latest
-            a, b = span
-            before = _PREP_BEFORE.search(rest[:a]) or re.search(r"\bthe\s+\Z", rest[:a])
-            text = rest[before.start() if before else a : b]
-            edits.append((old.period or old.latest, text, False))
-        if "t" in kinds_new:
-            a, b = new.types[0]
-            edits.append((old.types[0], rest[a:b], True))
-        if "c" in kinds_new:
-            a, b = new.councils[0]
-            edits.append((old.councils[0], rest[a:b], True))
-        out = prev
-        for span, text, keep in sorted(edits, key=lambda e: -e[0][0]):
-            out = _replace(out, span, text, keep)
-        return out
-    if "p" in kinds_new and (old.period or old.latest):
-        return _replace(prev, old.period or old.latest, phrase, False)
-    return _append(prev, phrase)
-
-
-# ---------------------------------------------------------------------------------------------
-# Highlighting (everything escaped; the answering sentences wrapped in <mark>)
-
-
-def find_span(text: str, sentence: str, start: int = 0, end: int | None = None):
-    """(start, end) of ``sentence`` in ``text[start:end]``, whitespace-insensitive, or None."""
-    end = len(text) if end is None else end
-    sentence = sentence.strip()
-    if not sentence:
-        return None
-    i = text.find(sentence, start, end)
-    if i >= 0:
-        return i, i + len(sentence)
-    pattern = r"\s+".join(re.escape(w) for w in sentence.split())
-    m = re.compile(pattern).search(text, start, end)
-    return m.span() if m else None
-
-
-def _render(text: str, passage: tuple[int, int] | None, marks: list[tuple[int, int]]) -> str:
-    """Escaped ``text``; the ``passage`` span in a span.rq-passage, ``marks`` in <mark>."""
-    points = {0, len(text)}
-    if passage:
-        points |= set(passage)
-    for a, b in marks:
-        points |= {a, b}
-    cuts = sorted(p for p in points if 0 <= p <= len(text))
-    out = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        if a == b:
-            continue
-        piece = html.escape(text[a:b])
-        if any(m0 <= a and b <= m1 for m0, m1 in marks):
-            piece = f"<mark>{piece}</mark>"
-        if passage and passage[0] <= a and b <= passage[1]:
-            piece = f'<span class="rq-passage">{piece}</span>'
-        out.append(piece)
-    return "".join(out)
-
-
-def highlight(text: str, sentences: Sequence[str]) -> str:
-    """``text`` HTML-escaped, with each of ``sentences`` found in it wrapped in <mark>."""
-    marks = [s for s in (find_span(text, x) for x in sentences) if s]
-    return _render(text, None, marks)
-
-
-def _page_index(doc: Document, number: int | None) -> int | None:
-    if not doc.pages:
-        return None
-    if number is None:
-        return 0
-    for i, page in enumerate(doc.pages):
-        if page.number == number:
-            return i
-    return None
-
-
-def context_html(doc: Document, chunk: Chunk, sentences: Sequence[str] = ()) -> str:
-    """The page(s) of ``doc`` that hold ``chunk``, the passage highlighted within them and the
-    answering ``sentences`` marked; everything escaped."""
-    first = _page_index(doc, chunk.page_start)
-    last = _page_index(doc, chunk.page_end if chunk.page_end is not None else chunk.page_start)
-    if first is None:
-        return f'<div class="rq-page-text">{highlight(chunk.text, sentences)}</div>'
-    last = first if last is None or last < first else last
-    blocks = []
-    for i in range(first, last + 1):
-        page = doc.pages[i]
-        text = page.text
-        a = chunk.char_start if i == first else 0
-        b = chunk.char_end if i == last else len(text)
-        a, b = max(0, min(a, len(text))), max(0, min(b, len(text)))
-        if b <= a:  # offsets out of step with the text: fall back to finding the passage
-            found = find_span(text, chunk.text)
-            a, b = found if found else (0, 0)
-        marks = [s for s in (find_span(text, x, a, b) for x in sentences) if s]
-        label = f"Page {page.number}" if page.number is not None else "Full text"
-        blocks.append(
-            f'<div class="rq-page"><div class="rq-page-no">{label}</div>'
-            f'<div class="rq-page-text">{_render(text, (a, b) if b > a else None, marks)}</div>'
-            "</div>"
-        )
-    return "".join(blocks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,87 +164,6 @@ def filtered_search(retriever, question: str, k: int, filters: Filters, mode: st
 
 
 # ---------------------------------------------------------------------------------------------
-# Uploads
-
-
-class UploadRejected(ValueError):
-    pass
-
-
-def safe_upload_name(original: str) -> str:
-    """A file name for the corpus from a user's file name: its last component only, letters,
-    digits, spaces and ``._-()'&,`` kept (others become ``_``), no leading dot, at most 120
-    characters, the extension lower-cased. Raises UploadRejected for a type not accepted."""
-    name = unicodedata.normalize("NFKC", original or "").replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if ch.isprintable())
-    stem, dot, ext = name.rpartition(".")
-    if not dot:
-        stem, ext = name, ""
-    ext = "." + ext.lower().strip() if ext else ""
-    if ext not in UPLOAD_TYPES:
-        raise UploadRejected(
-            f"{original!r}: only {', '.join(UPLOAD_TYPES)} files can be added"
-            + (f" (not {ext})" if ext else "")
-        )
-    stem = re.sub(r"[^\w \-().,'&]", "_", stem)
-    stem = re.sub(r"\s+", " ", stem).strip(" ._")
-    stem = re.sub(r"\.{2,}", ".", stem)
-    if stem.endswith(".meta"):  # never a metadata sidecar
-        stem = stem[: -len(".meta")] + "_meta"
-    stem = stem[:120].rstrip(" .") or "upload"
-    return stem + ext
-
-
-def check_upload(data: bytes, name: str) -> str:
-    """The kind of file ("pdf" or "text") when ``data`` is what the extension of ``name`` says;
-    raises UploadRejected otherwise (empty, too large, not a PDF, not text)."""
-    ext = Path(name).suffix.lower()
-    if not data:
-        raise UploadRejected(f"{name}: the file is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRejected(
-            f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES // 2**20} MB limit"
-        )
-    if ext == ".pdf":
-        if not data.startswith(b"%PDF-"):
-            raise UploadRejected(f"{name}: not a PDF (it does not start with %PDF)")
-        return "pdf"
-    if ext in (".txt", ".md"):
-        try:
-            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                text = data.decode("utf-16")
-            else:
-                text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise UploadRejected(f"{name}: not UTF-8 or UTF-16 text") from err
-        if "\x00" in text or not text.strip():
-            raise UploadRejected(f"{name}: not a text file (binary or blank)")
-        return "text"
-    raise UploadRejected(f"{name}: only {', '.join(UPLOAD_TYPES)} files can be added")
-
-
-def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
-    """Check ``data`` and write it into ``corpus_dir`` under a sanitised name, never
-    overwriting: an existing name gets " (2)", " (3)" ... Returns the new file's path."""
-    name = safe_upload_name(original_name)
-    check_upload(data, name)
-    root = corpus_dir.resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
-    for n in range(1, 1000):
-        candidate = root / (name if n == 1 else f"{stem} ({n}){ext}")
-        if candidate.resolve().parent != root:  # pragma: no cover - the name has no separator
-            raise UploadRejected(f"{original_name!r}: not a valid file name")
-        try:
-            with candidate.open("xb") as fh:
-                fh.write(data)
-        except FileExistsError:
-            continue
-        return candidate
-    raise UploadRejected(f"{original_name!r}: too many files with this name")
-
-
-# ---------------------------------------------------------------------------------------------
 # Feedback
 
 
@@ -543,161 +218,6 @@ def feedback_record(turn: dict, liked: bool, now: datetime | None = None) -> dic
         "index_built_at": turn.get("index_built_at"),
         "timestamp": now.isoformat(timespec="seconds"),
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering for the page
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
-
-
-def md_escape(text: str) -> str:
-    """Plain text made safe for the Chatbot's Markdown: punctuation escaped, then HTML."""
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", text), quote=False)
-
-
-def chat_markdown(asked: str, question: str, answer: Answer, result) -> str:
-    lines = []
-    if question != " ".join(asked.split()):
-        lines.append(f"*Read as: “{md_escape(question)}”*")
-    if answer.abstained:
-        lines.append(md_escape(answer.text))
-    else:
-        if result.notes:
-            lines.append("*" + md_escape(" ".join(result.notes)) + "*")
-        lines.append(
-            " ".join(f"{md_escape(s.text)} **\\[{s.passage_rank}\\]**" for s in answer.sentences)
-        )
-    cited = sorted({s.passage_rank for s in answer.sentences})
-    by_rank = {p.rank: p for p in result.passages}
-    groups: dict[str, list[int]] = {}  # one line per citation: "[1] [2] Report, date"
-    for r in cited:
-        if r in by_rank:
-            groups.setdefault(by_rank[r].citation, []).append(r)
-    refs = [
-        " ".join(f"**\\[{r}\\]**" for r in ranks) + " " + md_escape(citation)
-        for citation, ranks in groups.items()
-    ]
-    if refs:
-        lines.append("  \n".join(refs))
-    return "\n\n".join(lines)
-
-
-def _meta_line(p: dict) -> str:
-    bits = [format_date(p["date"]) if p.get("date") else "undated"]
-    if p.get("page") is not None:
-        end = p.get("page_end")
-        bits.append(f"p. {p['page']}" + (f"-{end}" if end not in (None, p["page"]) else ""))
-    bits.append(p.get("doc_type") or "")
-    bits.append(f"score {p['score']:.3f}")
-    return " · ".join(html.escape(b) for b in bits if b)
-
-
-def passages_html(passages: Sequence[dict]) -> str:
-    if not passages:
-        return '<div class="rq-empty">No passages yet: ask a question.</div>'
-    cards = []
-    for p in passages:
-        cited = bool(p["sentences"])
-        also = "".join(
-            f'<div class="rq-also">also in {html.escape(a["source"])}'
-            + (f", p. {a['page']}" if a.get("page") else "")
-            + "</div>"
-            for a in p.get("also_in", [])
-        )
-        badge = '<span class="rq-badge">cited</span>' if cited else ""
-        cards.append(
-            f'<div class="rq-card{" rq-cited" if cited else ""}" data-rank="{p["rank"]}">'
-            f'<div class="rq-card-head"><span class="rq-rank">[{p["rank"]}]</span> '
-            f'<span class="rq-title">{html.escape(p["title"])}</span> {badge}</div>'
-            f'<div class="rq-meta">{_meta_line(p)}</div>'
-            f'<div class="rq-source">{html.escape(p["source"])}'
-            + (f" · {html.escape(p['section'])}" if p.get("section") else "")
-            + f"</div>{also}"
-            f'<div class="rq-text">{highlight(p["text"], p["sentences"])}</div></div>'
-        )
-    return "".join(cards)
-
-
-def passage_choice(p: dict) -> str:
-    """The label to open a passage: "[2] Focused visit to Slough … · 12 July 2024 · p. 3"."""
-    title = p["title"] if len(p["title"]) <= 48 else p["title"][:46].rstrip() + "…"
-    bits = [f"[{p['rank']}] {title}", format_date(p["date"]) if p.get("date") else "undated"]
-    if p.get("page") is not None:
-        bits.append(f"p. {p['page']}")
-    return " · ".join(bits)
-
-
-def index_html(manifest: dict, documents: dict[str, Document]) -> str:
-    files = manifest.get("files", {})
-    rows = []
-    for doc in sorted(documents.values(), key=lambda d: (d.date or d.visit_end or "", d.source)):
-        entry = files.get(doc.source, {})
-        visit = (
-            f"{format_date(doc.visit_start)} – {format_date(doc.visit_end)}"
-            if doc.visit_start and doc.visit_end
-            else "–"
-        )
-        rows.append(
-            "<tr>"
-            f"<td>{html.escape(doc.title)}<div class='rq-source'>{html.escape(doc.source)}</div></td>"
-            f"<td>{html.escape(doc.doc_type)}</td>"
-            f"<td>{format_date(doc.date) if doc.date else 'undated'}</td>"
-            f"<td>{html.escape(visit)}</td>"
-            f"<td class='rq-num'>{len(doc.pages)}</td>"
-            f"<td class='rq-num'>{entry.get('chunks', '–')}</td>"
-            "</tr>"
-        )
-    skipped = manifest.get("skipped", {})
-    skipped_html = "".join(
-        f"<li>{html.escape(s)}: {html.escape(str(v.get('reason', '')))}</li>"
-        for s, v in sorted(skipped.items())
-    )
-    return (
-        f'<div class="rq-index-head">{len(documents)} reports, {manifest.get("chunks", "?")} '
-        f"passages · built {html.escape(str(manifest.get('built_at', '?')))} · model "
-        f"{html.escape(str(manifest.get('model', '?')))}</div>"
-        '<table class="rq-index"><thead><tr><th>Report</th><th>Type</th><th>Date</th>'
-        "<th>Visit</th><th>Pages</th><th>Passages</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-        + (f"<div class='rq-skipped'>Not indexed:<ul>{skipped_html}</ul></div>" if skipped else "")
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# PDF pages
-
-
-def render_pdf_page(pdf: Path, page: int, out_dir: Path, dpi: int = 90) -> Path | None:
-    """The page rendered to PNG with ``pdftoppm``, cached in ``out_dir``; None if that is not
-    possible (no pdftoppm, a broken file, a timeout)."""
-    exe = shutil.which("pdftoppm")
-    if exe is None or page < 1:
-        return None
-    try:
-        stat = pdf.stat()
-    except OSError:
-        return None
-    key = hashlib.sha1(f"{pdf}|{stat.st_size}|{stat.st_mtime_ns}|{page}|{dpi}".encode())
-    out = out_dir / f"page-{key.hexdigest()[:20]}"
-    png = out.with_suffix(".png")
-    if png.exists():
-        return png
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        subprocess.run(
-            [exe, "-f", str(page), "-l", str(page), "-r", str(dpi), "-png", "-singlefile"]
-            + [str(pdf), str(out)],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError) as err:
-        log.warning("could not render page %s of %s: %s", page, pdf, err)
-        return None
-    return png if png.exists() else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -966,7 +486,7 @@ def create_app(
         doc = service.document(p["doc_id"])
         head = (
             f'<div class="rq-context-head"><b>[{p["rank"]}] {html.escape(p["title"])}</b><br>'
-            f"{_meta_line(p)} · {html.escape(p['source'])}"
+            f"{meta_line(p)} · {html.escape(p['source'])}"
         )
         if doc is None or doc.content_hash != p["content_hash"]:
             body = (

@@ -1,0 +1,95 @@
+"""Uploads into the corpus: type and size checked, file names sanitised, never outside the
+corpus folder, never overwriting."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+UPLOAD_TYPES = (".pdf", ".txt", ".md")
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads
+
+
+class UploadRejected(ValueError):
+    pass
+
+
+def safe_upload_name(original: str) -> str:
+    """A file name for the corpus from a user's file name: its last component only, letters,
+    digits, spaces and ``._-()'&,`` kept (others become ``_``), no leading dot, at most 120
+    characters, the extension lower-cased. Raises UploadRejected for a type not accepted."""
+    name = unicodedata.normalize("NFKC", original or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    ext = "." + ext.lower().strip() if ext else ""
+    if ext not in UPLOAD_TYPES:
+        raise UploadRejected(
+            f"{original!r}: only {', '.join(UPLOAD_TYPES)} files can be added"
+            + (f" (not {ext})" if ext else "")
+        )
+    stem = re.sub(r"[^\w \-().,'&]", "_", stem)
+    stem = re.sub(r"\s+", " ", stem).strip(" ._")
+    stem = re.sub(r"\.{2,}", ".", stem)
+    if stem.endswith(".meta"):  # never a metadata sidecar
+        stem = stem[: -len(".meta")] + "_meta"
+    stem = stem[:120].rstrip(" .") or "upload"
+    return stem + ext
+
+
+def check_upload(data: bytes, name: str) -> str:
+    """The kind of file ("pdf" or "text") when ``data`` is what the extension of ``name`` says;
+    raises UploadRejected otherwise (empty, too large, not a PDF, not text)."""
+    ext = Path(name).suffix.lower()
+    if not data:
+        raise UploadRejected(f"{name}: the file is empty")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadRejected(
+            f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES // 2**20} MB limit"
+        )
+    if ext == ".pdf":
+        if not data.startswith(b"%PDF-"):
+            raise UploadRejected(f"{name}: not a PDF (it does not start with %PDF)")
+        return "pdf"
+    if ext in (".txt", ".md"):
+        try:
+            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+                text = data.decode("utf-16")
+            else:
+                text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise UploadRejected(f"{name}: not UTF-8 or UTF-16 text") from err
+        if "\x00" in text or not text.strip():
+            raise UploadRejected(f"{name}: not a text file (binary or blank)")
+        return "text"
+    raise UploadRejected(f"{name}: only {', '.join(UPLOAD_TYPES)} files can be added")
+
+
+def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
+    """Check ``data`` and write it into ``corpus_dir`` under a sanitised name, never
+    overwriting: an existing name gets " (2)", " (3)" ... Returns the new file's path."""
+    name = safe_upload_name(original_name)
+    check_upload(data, name)
+    root = corpus_dir.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    stem, ext = name[: -len(Path(name).suffix)], Path(name).suffix
+    for n in range(1, 1000):
+        candidate = root / (name if n == 1 else f"{stem} ({n}){ext}")
+        if candidate.resolve().parent != root:  # pragma: no cover - the name has no separator
+            raise UploadRejected(f"{original_name!r}: not a valid file name")
+        try:
+            with candidate.open("xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            continue
+        return candidate
+    raise UploadRejected(f"{original_name!r}: too many files with this name")
