@@ -75,7 +75,7 @@ def resolve_precision(precision: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    def __init__(self, model: str, precision: str = "fp32"):
+    def __init__(self, model: str, precision: str = "auto"):
         self.name = model
         self.model_dir = resolve_model_dir(model)
         self.precision = resolve_precision(precision)
@@ -137,7 +137,7 @@ class SentenceTransformerEmbedder:
 REGISTRY: dict[str, Callable[[], Embedder]] = {}
 
 
-def load_embedder(model: str, precision: str = "fp32") -> Embedder:
+def load_embedder(model: str, precision: str = "auto") -> Embedder:
     if model in REGISTRY:
         return REGISTRY[model]()
     return SentenceTransformerEmbedder(model, precision)
