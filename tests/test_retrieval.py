@@ -131,3 +131,22 @@ def test_near_duplicate():
     assert not near_duplicate(
         a, "Inspectors found that the front door works well for most children and families."
     )
+
+
+def test_answer_cites_each_sentence_once():
+    from rag_qa.answer import select_sentences
+    from rag_qa.records import Chunk, Document, Passage
+
+    doc = Document("d", "d.txt", "T", "document", None, None, None, (), (), "h")
+    text = (
+        "Caseloads for social workers are too high in the assessment teams. Supervision is regular."
+    )
+
+    def passage(rank):
+        chunk = Chunk(f"c{rank}", "d", rank, text, None, None, 0, len(text), None, 20)
+        return Passage(rank, 1.0, chunk, doc)
+
+    chosen = select_sentences("caseloads too high", [passage(1), passage(2)])
+    assert [c.text for c in chosen].count(
+        "Caseloads for social workers are too high in the assessment teams."
+    ) == 1

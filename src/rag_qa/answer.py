@@ -153,7 +153,12 @@ def select_sentences(
     if not candidates:
         return []
     best = candidates[0][0]
-    chosen = [c for c in candidates if c[0] >= 0.75 * best][:limit]
+    chosen, seen = [], set()
+    for c in candidates:  # overlapping passages share sentences: cite each sentence once
+        key = " ".join(c[3].split()).lower()
+        if c[0] >= 0.75 * best and key not in seen and len(chosen) < limit:
+            chosen.append(c)
+            seen.add(key)
     return [AnswerSentence(s, rank, score) for score, rank, _, s in chosen]
 
 
