@@ -119,7 +119,7 @@ def model_only(emb, settings: Settings) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--skip-sample", action="store_true", help="only the shipped corpus")
-    ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
     args = ap.parse_args()
 
     base = Settings(precision=args.precision)

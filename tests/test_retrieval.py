@@ -150,3 +150,19 @@ def test_answer_cites_each_sentence_once():
     assert [c.text for c in chosen].count(
         "Caseloads for social workers are too high in the assessment teams."
     ) == 1
+
+
+def test_answer_prefers_findings_to_first_person_quotes():
+    from rag_qa.answer import select_sentences
+    from rag_qa.records import Chunk, Document, Passage
+
+    doc = Document("d", "d.txt", "T", "news release", None, None, None, (), (), "h")
+    text = (
+        "‘I’m confident that our management oversight improvements will show soon.’ "
+        "However, they criticised the visibility of management oversight."
+    )
+    chunk = Chunk("c", "d", 0, text, None, None, 0, len(text), None, 30)
+    chosen = select_sentences(
+        "What did Ofsted say about management oversight?", [Passage(1, 1.0, chunk, doc)]
+    )
+    assert chosen[0].text == "However, they criticised the visibility of management oversight."

@@ -74,6 +74,7 @@ STOPWORDS = set(
     ]
 )
 WORD = re.compile(r"[a-z0-9]+")
+_FIRST_PERSON = re.compile(r"\b(?:I|I['’](?:m|d|ve)|[Ww]e|[Ww]e['’](?:re|ve)|[Oo]ur|us)\b")
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,9 @@ def select_sentences(
             continue
         score = (1 - weight) * lex / top_lex + weight * den / top_dense
         score *= 1.0 / (1 + 0.1 * (p.rank - 1))
+        if _FIRST_PERSON.search(s):
+            # "I'm confident that our ..." is someone quoted in a news release, not a finding.
+            score *= 0.7
         candidates.append((score, p.rank, i, s))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     if not candidates:
