@@ -94,7 +94,9 @@ def corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, corpus) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FAKE_MODEL)
+    return Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", model=FAKE_MODEL, min_similarity=0.0
+    )
 
 
 PDF_SOURCE = "testshire inspection - 17 march 2023.pdf"
@@ -120,7 +122,9 @@ def launched_app(root: Path, **options):
     shutil.copy(FIXTURES / "report.pdf", corpus / PDF_SOURCE)
     write_text(corpus / "letter.txt", LETTER)
     write_text(corpus / "news.txt", NEWS)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FAKE_MODEL)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
+    )
     embedder = HashEmbedder()
     run_build(settings, lambda: embedder)
     app = A.create_app(settings, embedder, **options)

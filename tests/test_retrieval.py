@@ -146,7 +146,7 @@ def test_answer_cites_each_sentence_once():
         chunk = Chunk(f"c{rank}", "d", rank, text, None, None, 0, len(text), None, 20)
         return Passage(rank, 1.0, chunk, doc)
 
-    chosen = select_sentences("caseloads too high", [passage(1), passage(2)])
+    chosen = select_sentences("caseloads too high", [passage(1), passage(2)]).sentences
     assert [c.text for c in chosen].count(
         "Caseloads for social workers are too high in the assessment teams."
     ) == 1
@@ -164,5 +164,5 @@ def test_answer_prefers_findings_to_first_person_quotes():
     chunk = Chunk("c", "d", 0, text, None, None, 0, len(text), None, 30)
     chosen = select_sentences(
         "What did Ofsted say about management oversight?", [Passage(1, 1.0, chunk, doc)]
-    )
+    ).sentences
     assert chosen[0].text == "However, they criticised the visibility of management oversight."

@@ -104,13 +104,19 @@ def passage_sentences(text: str) -> list[str]:
     return [s for s in out if s]
 
 
+@dataclass(frozen=True)
+class Selection:
+    sentences: list[AnswerSentence]
+    similarity: float | None  # best cosine of a candidate sentence to the question
+
+
 def select_sentences(
     question: str,
     passages: list[Passage],
     limit: int = 3,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     max_sentences: int = 20,
-) -> list[AnswerSentence]:
+) -> Selection:
     """Pick up to ``limit`` sentences from the top passages that best answer the question.
 
     Each candidate sentence scores on the question's words it holds (idf-weighted among the
@@ -119,14 +125,14 @@ def select_sentences(
     """
     q = {_stem(t) for t in terms(question)}
     if not passages:
-        return []
+        return Selection([], 0.0)
     sentences: list[tuple[Passage, int, str]] = []
     for p in passages[:3]:
         for i, s in enumerate(passage_sentences(p.chunk.text)):
             if len(s) >= 25 and len(sentences) < max_sentences:
                 sentences.append((p, i, s))
     if not sentences:
-        return []
+        return Selection([], 0.0)
     df: dict[str, int] = {}
     for _, _, s in sentences:
         for t in {_stem(w) for w in terms(s)} & q:
@@ -154,8 +160,9 @@ def select_sentences(
             score *= 0.7
         candidates.append((score, p.rank, i, s))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    similarity = max(dense) if embed is not None else None
     if not candidates:
-        return []
+        return Selection([], similarity)
     best = candidates[0][0]
     chosen, seen = [], set()
     for c in candidates:  # overlapping passages share sentences: cite each sentence once
@@ -163,7 +170,7 @@ def select_sentences(
         if c[0] >= 0.75 * best and key not in seen and len(chosen) < limit:
             chosen.append(c)
             seen.add(key)
-    return [AnswerSentence(s, rank, score) for score, rank, _, s in chosen]
+    return Selection([AnswerSentence(s, rank, score) for score, rank, _, s in chosen], similarity)
 
 
 @dataclass(frozen=True)
@@ -172,47 +179,53 @@ class Answer:
     abstained: bool
     sentences: tuple[AnswerSentence, ...] = ()
     reason: str = ""
+    similarity: float | None = None  # best cosine of a sentence of the top passages
 
 
 NOTHING = "The indexed reports hold nothing that answers this."
 
 
-def abstention_reason(result, settings, mode: str = "hybrid") -> str:
+def abstention_reason(result, settings, similarity: float | None = None) -> str:
     """Why the answer should abstain ("" when it should not).
 
     Abstains when the question's period or council matches no document and no passage
-    mentions it (``result.no_match``), when the best passage's similarity is under
-    ``settings.abstain_below``, or when the top passages contain too little of what the
-    question asks about (``result.coverage`` under ``settings.min_coverage``). Both thresholds
-    are calibrated on the eval set (``rag-qa eval`` prints the calibration)."""
+    mentions it (``result.no_match``); when the top passages contain too little of what the
+    question asks about (``result.coverage``, the idf-weighted share of its words, under
+    ``settings.min_coverage``); or when no sentence of the top passages comes close to the
+    question (best cosine ``similarity`` under ``settings.min_similarity``). Both thresholds
+    are fitted on the eval set (``rag-qa eval`` prints the fit)."""
     if not result.passages:
         return "no passages"
     if result.no_match:
         return "no matching document"
-    if mode != "bm25" and result.top_dense < settings.abstain_below:
-        return f"best similarity {result.top_dense:.3f} < {settings.abstain_below:.3f}"
     if result.coverage < settings.min_coverage:
         return f"question coverage {result.coverage:.2f} < {settings.min_coverage:.2f}"
+    if similarity is not None and similarity < settings.min_similarity:
+        return f"best sentence similarity {similarity:.3f} < {settings.min_similarity:.3f}"
     return ""
 
 
 def build_answer(
-    result, settings, mode: str = "hybrid", embed: Callable[[list[str]], np.ndarray] | None = None
+    result, settings, embed: Callable[[list[str]], np.ndarray] | None = None
 ) -> Answer:
     """The extractive answer, or a plain abstention listing the nearest passages. With
-    ``embed`` (the retriever's model), sentences are also chosen by similarity."""
+    ``embed`` (the retriever's model), sentences are also chosen, and weak evidence
+    recognised, by their similarity to the question."""
     passages = result.passages
     lead = " ".join(result.notes)
-    reason = abstention_reason(result, settings, mode)
+    selection = Selection([], None)
+    if passages and not result.no_match:
+        selection = select_sentences(result.question, passages, embed=embed)
+    reason = abstention_reason(result, settings, selection.similarity)
     if reason:
         related = ""
         if passages:
             cited = "; ".join(f"[{p.rank}] {p.citation}" for p in passages[:3])
             related = f" Possibly related: {cited}."
-        return Answer(f"{lead} {NOTHING}{related}".strip(), True, (), reason)
-    chosen = select_sentences(result.question, passages, embed=embed)
+        return Answer(f"{lead} {NOTHING}{related}".strip(), True, (), reason, selection.similarity)
+    chosen = selection.sentences
     if not chosen:
         first = passage_sentences(passages[0].chunk.text)
         chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]
     body = " ".join(f"{c.text} [{c.passage_rank}]" for c in chosen)
-    return Answer(f"{lead} {body}".strip(), False, tuple(chosen))
+    return Answer(f"{lead} {body}".strip(), False, tuple(chosen), "", selection.similarity)

@@ -284,9 +284,7 @@ class Service:
         question = rewrite_follow_up(asked, history)
         retriever = self.retriever
         result = filtered_search(retriever, question, k, filters)
-        answer = build_answer(
-            result, self.settings, retriever.settings.mode, embed=retriever.embedder.encode
-        )
+        answer = build_answer(result, self.settings, embed=retriever.embedder.encode)
         return Turn(asked, question, answer, result, time.perf_counter() - started, filters)
 
     def document(self, doc_id: str) -> Document | None:

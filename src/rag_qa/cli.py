@@ -195,7 +195,7 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
     for question in questions:
         started = time.perf_counter()
         result = retriever.search(question, k=k, mode=mode)
-        answer = build_answer(result, settings, mode, embed=retriever.embedder.encode)
+        answer = build_answer(result, settings, embed=retriever.embedder.encode)
         elapsed = time.perf_counter() - started
         if as_json:
             click.echo(
@@ -294,9 +294,9 @@ def eval_(
     )
     click.echo(E.format_table(report["summary"]))
     click.echo(
-        f"\n{len(questions)} questions. Abstention: similarity < {settings.abstain_below}, "
+        f"\n{len(questions)} questions. Abstention: sentence similarity < {settings.min_similarity}, "
         f"coverage < {settings.min_coverage}; fitted on this run: similarity < "
-        f"{calibration.get('abstain_below')}, coverage < {calibration.get('min_coverage')} "
+        f"{calibration.get('min_similarity')}, coverage < {calibration.get('min_coverage')} "
         f"({calibration.get('unanswerable_abstained')}/{calibration.get('unanswerable')} "
         f"unanswerable, {calibration.get('false_abstentions')} false). "
         f"Results in {paths['summary'].parent}/"

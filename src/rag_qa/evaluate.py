@@ -103,7 +103,7 @@ def evaluate(
         for q in questions:
             started = time.perf_counter()
             result = retriever.search(q.question, k=k, mode=mode)
-            answer = build_answer(result, settings, mode, embed=embed)
+            answer = build_answer(result, settings, embed=embed)
             latency = time.perf_counter() - started
             relevance = [passage_hit(q, p) for p in result.passages]
             first = next((i + 1 for i, r in enumerate(relevance) if r), None)
@@ -115,7 +115,9 @@ def evaluate(
                 "answerable": q.answerable,
                 "abstained": answer.abstained,
                 "abstain_reason": answer.reason,
-                "evidence": round(result.top_dense, 4),
+                "evidence": round(
+                    answer.similarity if answer.similarity is not None else result.top_dense, 4
+                ),
                 "coverage": round(result.coverage, 4),
                 "no_match": result.no_match,
                 "first_hit_rank": first,
@@ -177,7 +179,7 @@ def summarise_mode(rows: list[dict]) -> dict:
 
 
 def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
-    """Abstention thresholds fitted to one mode's rows: the pair (similarity, coverage) that
+    """Abstention thresholds fitted to one mode's rows: the pair (sentence similarity, coverage) that
     abstains on the most unanswerable questions while false abstentions on answerable ones
     stay at or under ``max_false_rate`` (ties: fewer false abstentions, then lower
     thresholds). Questions with no matching document abstain whatever the thresholds."""
@@ -204,7 +206,7 @@ def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
                 best = (key, sim, cov, caught, false)
     _, sim, cov, caught, false = best
     return {
-        "abstain_below": round(sim, 4),
+        "min_similarity": round(sim, 4),
         "min_coverage": round(cov, 4),
         "unanswerable_abstained": caught,
         "unanswerable": len(unanswerable),

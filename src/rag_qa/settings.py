@@ -44,7 +44,7 @@ class Settings:
     # The council a question means when it names none (for an index holding many councils'
     # reports); None: no such assumption.
     council: str | None = None
-    abstain_below: float = 0.0  # top passage cosine under which the answer abstains
+    min_similarity: float = 0.402  # best sentence cosine under which the answer abstains
     steer_types: bool = True  # rank documents of a type the question names first
     strip_query: bool = True  # BM25 sees the question without its dates and report words
     min_coverage: float = 0.1  # share of the question's words the top passages must hold
