@@ -175,3 +175,13 @@ def test_settings_change_rebuilds_but_reuses_cached_embeddings(settings, fake_mo
     assert s.chunks == first.chunks and s.chunks_embedded == 0 and not fake_model.calls
     # --full ignores the cache.
     assert build(other, full=True).chunks_embedded == first.chunks
+
+
+def test_plain_index_repairs_a_damaged_generation(settings):
+    build(settings)
+    gen = G.current_generation(settings.index_dir)
+    data = (gen / G.VECTORS).read_bytes()
+    (gen / G.VECTORS).write_bytes(data[: len(data) // 2])
+    s = build(settings)
+    assert s.full and "not reusable" in s.note
+    assert ask(settings, "care leavers")

@@ -380,9 +380,18 @@ SCROLL_TO_PASSAGE = """() => {
 }"""
 
 
+def slider_years(years: list[int]) -> list[int]:
+    """The year sliders' range. A slider needs minimum < maximum: with one year (or none,
+    then this year) the year before it is added."""
+    years = years or [date.today().year]
+    return years if years[-1] > years[0] else [years[0] - 1, years[0]]
+
+
 def _filters_from(choices: dict, y_from, y_to, types, reports) -> Filters:
     years = choices["years"]
     lo, hi = (years[0], years[-1]) if years else (None, None)
+    if not years:  # no dated document: the sliders (shown for this year) filter nothing
+        y_from = y_to = None
     y_from = int(y_from) if y_from not in (None, "") else None
     y_to = int(y_to) if y_to not in (None, "") else None
     if y_from is not None and y_to is not None and y_from > y_to:
@@ -419,7 +428,7 @@ def create_app(
 
     service = Service(settings, embedder, feedback_file)
     first = service.choices()
-    years = first["years"] or [date.today().year]
+    years = slider_years(first["years"])
 
     def chat_outputs(state: dict, context: str = "", image=None):
         passages = state["passages"]
@@ -533,7 +542,7 @@ def create_app(
 
     def refreshed():
         c = service.choices()
-        ys = c["years"] or years
+        ys = slider_years(c["years"])
         r = service.retriever
         return (
             index_html(r.index.manifest, r.docs),

@@ -25,6 +25,8 @@ from . import __version__
 from . import generations as G
 from .chunking import chunk_document
 from .embedding import Embedder, embed_text, lexical_text, resolve_precision
+from .index import open_index
+from .isolate import PdfLimits, PdfParser
 from .lexical import Bm25Index
 from .loaders import LoadError, file_hash, list_corpus, load_file, sidecar_path
 from .metadata import build_document
@@ -107,6 +109,7 @@ def _previous(settings: Settings, full: bool, summary: BuildSummary) -> tuple[di
             raise G.IndexError_(f"vectors are {manifest.get('precision')}, settings ask {wanted}")
         if not all((gen / name).exists() for name in (G.STORE, G.VECTORS, G.BM25)):
             raise G.IndexError_(f"{gen} is incomplete")
+        open_index(settings).close()  # a damaged generation is rebuilt, not trusted
         summary.full = False
         return manifest, Store(gen / G.STORE)
     except G.IndexError_ as err:
@@ -165,7 +168,8 @@ def run_build(
             try:
                 size, mtime = _stat(path)
             except OSError as err:
-                summary.skipped[source] = f"cannot be read ({err.strerror})"
+                summary.skipped[source] = _os_reason(err)
+                log.warning("skipped %s: %s", source, summary.skipped[source])
                 continue
             prev = old_files.get(source) or old_skipped.get(source)
             if prev and prev.get("size") == size and prev.get("mtime_ns") == mtime:
@@ -174,7 +178,8 @@ def run_build(
                 try:
                     digest = file_hash(path)
                 except OSError as err:
-                    summary.skipped[source] = f"cannot be read ({err.strerror})"
+                    summary.skipped[source] = _os_reason(err)
+                    log.warning("skipped %s: %s", source, summary.skipped[source])
                     continue
             entry = {"sha256": digest, "size": size, "mtime_ns": mtime}
             if source in old_files and old_files[source]["sha256"] == digest:
@@ -182,6 +187,7 @@ def run_build(
                 reuse.append(source)
             elif source in old_skipped and old_skipped[source]["sha256"] == digest:
                 summary.skipped[source] = old_skipped[source]["reason"]
+                log.warning("skipped %s: %s (unchanged)", source, summary.skipped[source])
             else:
                 (summary.changed if source in old_files else summary.added).append(source)
                 to_parse.append((path, source, entry))
@@ -207,33 +213,46 @@ def run_build(
 
         embedder = embedder_factory() if (to_parse or summary.full or old is None) else None
         tokenizer = embedder.tokenizer if embedder else None
-        for path, source, entry in _progress(to_parse, progress, "parsing"):
-            t1 = time.perf_counter()
-            try:
-                raw = load_file(path, corpus_dir, settings.max_file_bytes)
-                doc = build_document(raw)
-            except LoadError as err:
-                log.warning("skipped %s", err)
-                summary.skipped[source] = f"{err.problem}" + (f"; {err.hint}" if err.hint else "")
-                for bucket in (summary.added, summary.changed):
-                    if source in bucket:
-                        bucket.remove(source)
-                if source in old_files:
-                    summary.removed.append(source)
-                continue
-            finally:
-                timings["parse"] += time.perf_counter() - t1
-            t2 = time.perf_counter()
-            doc_chunks = chunk_document(
-                doc, tokenizer, settings.chunk_tokens, settings.overlap_tokens
+        # PDFs are parsed in child processes under a time and memory limit (rag_qa.isolate),
+        # a few files ahead of this loop; text files are read here.
+        pdf_parser = PdfParser(
+            PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb), settings.pdf_workers
+        )
+        try:
+            pdf_parser.prefetch(
+                (path, source)
+                for path, source, entry in to_parse
+                if path.suffix.lower() == ".pdf" and 0 < entry["size"] <= settings.max_file_bytes
             )
-            timings["chunk"] += time.perf_counter() - t2
-            for w in doc.warnings:
-                log.warning("%s", w)
-            entries[source] = {**entry, "sha256": raw.content_hash}
-            docs.append(doc)
-            chunks[doc.doc_id] = doc_chunks
-            summary.pages += len(doc.pages)
+            for path, source, entry in _progress(to_parse, progress, "parsing"):
+                t1 = time.perf_counter()
+                try:
+                    raw = load_file(path, corpus_dir, settings.max_file_bytes, pdf_parser)
+                    doc = build_document(raw)
+                except LoadError as err:
+                    log.warning("skipped %s", err)
+                    summary.skipped[source] = _reason(err)
+                    for bucket in (summary.added, summary.changed):
+                        if source in bucket:
+                            bucket.remove(source)
+                    if source in old_files:
+                        summary.removed.append(source)
+                    continue
+                finally:
+                    timings["parse"] += time.perf_counter() - t1
+                t2 = time.perf_counter()
+                doc_chunks = chunk_document(
+                    doc, tokenizer, settings.chunk_tokens, settings.overlap_tokens
+                )
+                timings["chunk"] += time.perf_counter() - t2
+                for w in doc.warnings:
+                    log.warning("%s", w)
+                entries[source] = {**entry, "sha256": raw.content_hash}
+                docs.append(doc)
+                chunks[doc.doc_id] = doc_chunks
+                summary.pages += len(doc.pages)
+        finally:
+            pdf_parser.close()
 
         if old is not None and not summary.has_changes and not to_parse:
             # Nothing to do: the live generation already matches the corpus.
@@ -349,6 +368,19 @@ def run_build(
     summary.seconds = time.perf_counter() - started
     summary.removed = sorted(set(summary.removed))
     return summary
+
+
+def _reason(err: LoadError) -> str:
+    """A skipped file's reason for the summary and the manifest: problem; what to do."""
+    return err.problem + (f"; {err.hint}" if err.hint else "")
+
+
+def _os_reason(err: OSError) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "the file disappeared before it could be read (deleted or moved during the build)"
+    if isinstance(err, PermissionError):
+        return "permission denied; check the file's permissions"
+    return f"cannot be read ({err.strerror or err})"
 
 
 def _skip_entry(path: Path) -> dict:

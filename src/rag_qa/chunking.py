@@ -146,7 +146,8 @@ def _split_long(unit: Unit, full: str, budget: int, tokenizer: Tokenizer) -> lis
         window = spans[i : i + budget]
         a = window[0][0]
         b = spans[i + budget][0] if i + budget < len(spans) else len(text)
-        b = len(text[:b].rstrip())
+        while b > a and text[b - 1].isspace():
+            b -= 1
         pieces.append(Unit(unit.start + a, unit.start + b, len(window), unit.section))
     return pieces
 

@@ -113,8 +113,6 @@ def index(settings: Settings, full: bool, wait: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary.to_json()))
         return
-    for source, reason in sorted(summary.skipped.items()):
-        click.echo(f"skipped {source}: {reason}", err=True)
     if summary.note:
         click.echo(summary.note)
     click.echo(

@@ -88,7 +88,11 @@ def publish(index_dir: Path, tmp: Path) -> Path:
 
 def prune(index_dir: Path, keep: int = 2) -> None:
     """Delete leftovers of crashed builds and all but the newest ``keep`` generations."""
-    live = current_generation(index_dir)
+    try:
+        live = current_generation(index_dir)
+    except IndexError_:
+        live = None  # a damaged CURRENT: the build replaces it; keep every generation
+        keep = max(keep, 1_000_000)
     for tmp in index_dir.glob("tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)
     gens = sorted(p for p in index_dir.glob("gen-*") if _GEN.match(p.name))

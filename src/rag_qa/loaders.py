@@ -1,14 +1,18 @@
 """Reading files: text per page, with page numbers kept.
 
 A file that cannot be read raises ``LoadError`` with a message that names the file, says what
-is wrong and what to do; the index build skips it and carries on.
+is wrong and what to do; the index build skips it and carries on. Text files are read in
+process; the index build parses PDFs in child processes under a time and memory limit
+(``rag_qa.isolate``), which run ``read_pdf_pages`` below, so the pages are the same either way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,58 +111,157 @@ def load_text(path: Path, source: str) -> list[tuple[int | None, str]]:
     return [(None, text)]
 
 
-def load_pdf(path: Path, source: str) -> list[tuple[int | None, str]]:
+# Caps on what one PDF may yield: a compressed content stream can inflate into far more text
+# than any real report holds (the longest Ofsted report in the corpus has ~4,000 characters a
+# page and ~120,000 in all).
+MAX_PAGE_CHARS = 2_000_000
+MAX_FILE_CHARS = 20_000_000
+
+PdfReader = Callable[[Path, str], list[tuple[int | None, str]]]
+
+
+def _short(err: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unreadable(data: bytes, source: str, err: Exception) -> LoadError:
+    """The clearest one-line reason we can give for a PDF that pypdf cannot open."""
+    if b"%PDF-" not in data[:1024]:
+        return LoadError(
+            source, "not a PDF file (it does not start with %PDF-)", "replace the file"
+        )
+    if b"%%EOF" not in data[-2048:]:
+        return LoadError(
+            source,
+            f"the PDF looks truncated: it does not end with %%EOF ({type(err).__name__}: "
+            f"{_short(err)})",
+            "copy the complete file again",
+        )
+    return LoadError(
+        source, f"not a readable PDF ({type(err).__name__}: {_short(err)})", "replace the file"
+    )
+
+
+def read_pdf_pages(path: Path, source: str) -> tuple[list[tuple[int | None, str]], list[str]]:
+    """Text of every page of a PDF, in this process, and warnings about pages that failed.
+
+    Raises ``LoadError`` for a PDF that cannot be indexed; ``OSError`` when the file cannot be
+    read (``load_file`` words those); lets ``MemoryError`` through (``rag_qa.isolate`` runs
+    this under a memory limit and reports it).
+    """
     import pypdf
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, LimitReachedError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
+    data = path.read_bytes()
+    failed: list[tuple[int, str]] = []  # (page number, why it could not be read)
+    pages: list[tuple[int | None, str]] = []
+    total = 0
     try:
-        reader = pypdf.PdfReader(str(path), strict=False)
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
                 ok = reader.decrypt("")
+            except MemoryError:
+                raise
+            except DependencyError as err:  # AES needs the optional 'cryptography' package
+                raise LoadError(
+                    source,
+                    f"the PDF is encrypted with AES, which cannot be opened here ({_short(err)})",
+                    "pip install cryptography, or save an unprotected copy",
+                ) from err
             except Exception:  # noqa: BLE001 - pypdf raises several types here
                 ok = 0
             if not ok:
                 raise LoadError(
                     source, "the PDF is encrypted with a password", "save an unprotected copy"
                 )
-        pages = []
         for number, page in enumerate(reader.pages, start=1):
             try:
-                pages.append((number, page.extract_text() or ""))
+                text = page.extract_text() or ""
+            except (LoadError, MemoryError):
+                raise
+            except LimitReachedError as err:
+                raise LoadError(
+                    source,
+                    f"page {number} inflates past the PDF reader's safety limit ({_short(err)}); "
+                    "it may be a decompression bomb",
+                    "replace the file",
+                ) from err
             except Exception as err:  # noqa: BLE001 - one bad page must not lose the file
-                logging.getLogger(__name__).warning(
-                    "%s: page %d could not be read (%s); skipped", source, number, err
+                failed.append((number, _short(err)))
+                text = ""
+            if len(text) > MAX_PAGE_CHARS:
+                raise LoadError(
+                    source,
+                    f"page {number} holds more text than a real report "
+                    f"({len(text):,} characters; the limit is {MAX_PAGE_CHARS:,})",
+                    "replace the file",
                 )
-                pages.append((number, ""))
-    except LoadError:
+            total += len(text)
+            if total > MAX_FILE_CHARS:
+                raise LoadError(
+                    source,
+                    f"the PDF holds more text than a real report (over {MAX_FILE_CHARS:,} "
+                    f"characters by page {number})",
+                    "split or replace the file",
+                )
+            pages.append((number, text))
+    except (LoadError, MemoryError):
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as err:
+    except LimitReachedError as err:
         raise LoadError(
-            source, f"not a readable PDF ({type(err).__name__}: {err})", "replace the file"
+            source,
+            f"the PDF breaks one of the PDF reader's safety limits ({_short(err)})",
+            "replace the file",
         ) from err
     except Exception as err:  # noqa: BLE001 - pypdf can fail in many ways on broken files
-        raise LoadError(
-            source, f"the PDF could not be parsed ({type(err).__name__})", "replace the file"
-        ) from err
+        raise _unreadable(data, source, err) from err
     if not pages:
         raise LoadError(source, "the PDF has no pages", "replace the file")
     if sum(len(t.strip()) for _, t in pages) < 20:
+        if failed:  # one message for the file, not one per page and then one for the file
+            number, why = failed[0]
+            raise LoadError(
+                source,
+                f"no text could be read: {len(failed)} of {len(pages)} pages failed "
+                f"(page {number}: {why})",
+                "replace the file",
+            )
         raise LoadError(
             source,
             "the PDF has no text layer (scanned image?)",
             "run it through OCR and add the searchable PDF",
         )
+    warnings = [f"{source}: page {n} could not be read ({why}); skipped" for n, why in failed]
+    return pages, warnings
+
+
+def load_pdf(path: Path, source: str) -> list[tuple[int | None, str]]:
+    """Text of every page of a PDF, parsed in this process (see ``rag_qa.isolate`` for the
+    guarded version the index build uses)."""
+    pages, warnings = read_pdf_pages(path, source)
+    for warning in warnings:
+        logging.getLogger(__name__).warning("%s", warning)
     return pages
 
 
-def load_file(path: Path, corpus_dir: Path, max_bytes: int) -> RawDocument:
+def load_file(
+    path: Path, corpus_dir: Path, max_bytes: int, read_pdf: PdfReader | None = None
+) -> RawDocument:
+    """One file as a ``RawDocument``; raises ``LoadError`` (one line naming the file).
+
+    ``read_pdf(path, source)`` returns a PDF's pages; by default the PDF is parsed in this
+    process (``load_pdf``), the index build passes ``rag_qa.isolate.PdfParser`` instead.
+    """
     source = path.relative_to(corpus_dir).as_posix()
     try:
         size = path.stat().st_size
+    except FileNotFoundError as err:
+        raise LoadError(source, "the file disappeared before it could be read") from err
     except OSError as err:
-        raise LoadError(source, f"cannot be read ({err.strerror})") from err
+        raise LoadError(source, f"cannot be read ({err.strerror or err})") from err
     if size == 0:
         raise LoadError(source, "the file is empty (0 bytes)", "replace or remove it")
     if size > max_bytes:
@@ -167,7 +270,7 @@ def load_file(path: Path, corpus_dir: Path, max_bytes: int) -> RawDocument:
         digest = file_hash(path)
         sidecar = read_sidecar(path, source)
         if path.suffix.lower() == ".pdf":
-            pages, kind = load_pdf(path, source), "pdf"
+            pages, kind = (read_pdf or load_pdf)(path, source), "pdf"
         else:
             pages, kind = load_text(path, source), "text"
     except PermissionError as err:

@@ -51,6 +51,12 @@ class Settings:
     pipeline_version: int = PIPELINE_VERSION
     # Per-file guards for the loaders.
     max_file_bytes: int = 200 * 1024 * 1024
+    # The index build parses each PDF in a child process (rag_qa.isolate), killed after
+    # ``pdf_timeout_s`` seconds, with ``pdf_memory_mb`` of address space; ``pdf_workers``
+    # children parse ahead of the build loop. 0 or less: no time / memory limit.
+    pdf_timeout_s: float = 60.0
+    pdf_memory_mb: int = 1536
+    pdf_workers: int = 2
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def with_dirs(self, corpus_dir: Path | str | None, index_dir: Path | str | None) -> Settings:
