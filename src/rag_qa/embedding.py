@@ -108,7 +108,14 @@ class SentenceTransformerEmbedder:
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             import torch
+            from huggingface_hub.utils import disable_progress_bars
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            # The variables above are read at import time; gradio may have imported the hub
+            # library already, so switch its bars off explicitly too.
+            disable_progress_bars()
+            transformers_logging.disable_progress_bar()
 
             kwargs = {}
             if self.precision == "bf16":
