@@ -171,22 +171,10 @@ def passage_record(p: Passage, answer: Answer | None = None) -> dict:
     """What the page (and the feedback file) keeps of a passage."""
     sentences = [s.text for s in answer.sentences if s.passage_rank == p.rank] if answer else []
     return {
-        "rank": p.rank,
+        **p.to_json(),
         "score": round(float(p.score), 4),
-        "doc_id": p.document.doc_id,
-        "source": p.document.source,
-        "title": p.document.title,
-        "date": p.document.date,
-        "doc_type": p.document.doc_type,
-        "page": p.chunk.page_start,
-        "page_end": p.chunk.page_end,
-        "citation": p.citation,
-        "section": p.chunk.section,
-        "text": p.chunk.text,
-        "chunk_id": p.chunk.chunk_id,
         "content_hash": p.document.content_hash,
         "sentences": sentences,
-        "also_in": [{"source": s, "page": page} for s, page in p.also_in],
     }
 
 

@@ -300,9 +300,7 @@ def run_build(
             t3 = time.perf_counter()
             new_vecs: dict[str, np.ndarray] = {}
             batch = max(1, settings.batch_size) * 8
-            for i in _progress(
-                range(0, len(missing), batch), progress, "embedding", unit_scale=batch
-            ):
+            for i in _progress(range(0, len(missing), batch), progress, "embedding"):
                 part = missing[i : i + batch]
                 vecs = embedder.encode([texts[k] for k in part], batch_size=settings.batch_size)
                 new_vecs.update(zip(part, vecs, strict=True))
@@ -399,7 +397,7 @@ def _write_faiss(matrix: np.ndarray, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def _progress(items, enabled: bool, desc: str, unit_scale: int = 1):
+def _progress(items, enabled: bool, desc: str):
     if not enabled:
         return items
     from tqdm import tqdm

@@ -131,28 +131,6 @@ def index(settings: Settings, full: bool, wait: bool, as_json: bool) -> None:
             click.echo(f"  {label}: {source}")
 
 
-def passage_json(p) -> dict:
-    return {
-        "rank": p.rank,
-        "score": round(p.score, 6),
-        "doc_id": p.document.doc_id,
-        "source": p.document.source,
-        "title": p.document.title,
-        "date": p.document.date,
-        "page": p.chunk.page_start,
-        "page_end": p.chunk.page_end,
-        "text": p.chunk.text,
-        "chunk_id": p.chunk.chunk_id,
-        "section": p.chunk.section,
-        "doc_type": p.document.doc_type,
-        "visit_start": p.document.visit_start,
-        "visit_end": p.document.visit_end,
-        "citation": p.citation,
-        "also_in": [{"source": s, "page": page} for s, page in p.also_in],
-        "scores": {k: round(v, 6) for k, v in p.scores.items()},
-    }
-
-
 def open_retriever(settings: Settings):
     from .index import open_index
     from .search import Retriever
@@ -203,7 +181,7 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
                         "answer": answer.text,
                         "abstained": answer.abstained,
                         "notes": list(result.notes),
-                        "passages": [passage_json(p) for p in result.passages],
+                        "passages": [p.to_json() for p in result.passages],
                         "seconds": round(elapsed, 4),
                     },
                     ensure_ascii=False,

@@ -87,6 +87,29 @@ class Passage:
     def citation(self) -> str:
         return citation_label(self.document, self.chunk)
 
+    def to_json(self) -> dict:
+        """The passage as ``rag-qa ask --json`` prints it (a stable contract: add, never
+        rename or remove fields)."""
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "doc_id": self.document.doc_id,
+            "source": self.document.source,
+            "title": self.document.title,
+            "date": self.document.date,
+            "page": self.chunk.page_start,
+            "page_end": self.chunk.page_end,
+            "text": self.chunk.text,
+            "chunk_id": self.chunk.chunk_id,
+            "section": self.chunk.section,
+            "doc_type": self.document.doc_type,
+            "visit_start": self.document.visit_start,
+            "visit_end": self.document.visit_end,
+            "citation": self.citation,
+            "also_in": [{"source": s, "page": page} for s, page in self.also_in],
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }
+
 
 def citation_label(doc: Document, chunk: Chunk) -> str:
     parts = [doc.title]

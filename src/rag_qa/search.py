@@ -22,7 +22,7 @@ from .embedding import Embedder
 from .index import LoadedIndex
 from .lexical import tokenize
 from .query import QueryIntent, analyse
-from .records import Document, Passage, format_date
+from .records import Document, Passage
 from .settings import Settings
 
 MODES = ("bm25", "dense", "hybrid")
@@ -336,14 +336,6 @@ def _matrix(vectors) -> np.ndarray:
         n, d = vectors.ntotal, vectors.d
         return faiss.rev_swig_ptr(vectors.get_xb(), n * d).reshape(n, d)
     return vectors.reconstruct_n(0, vectors.ntotal)
-
-
-def period_label(doc: Document) -> str:
-    if doc.date:
-        return format_date(doc.date)
-    if doc.visit_end:
-        return "visit " + format_date(doc.visit_end)
-    return "undated"
 
 
 _FRAME = re.compile(
