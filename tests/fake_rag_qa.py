@@ -68,13 +68,13 @@ class PausingEmbedder(HashEmbedder):
 
 def install_hooks() -> None:
     embedding.REGISTRY[FAKE_MODEL] = PausingEmbedder
-    write_faiss = B._write_faiss
+    write_vectors = B.write_vectors
 
-    def _write_faiss(matrix, path):
-        write_faiss(matrix, path)
+    def _write_vectors(matrix, path, spec):
+        write_vectors(matrix, path, spec)
         pause("faiss")
 
-    B._write_faiss = _write_faiss
+    B.write_vectors = _write_vectors
     fsync_dir = G.fsync_dir
     seen: list[Path] = []
 

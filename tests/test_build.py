@@ -97,7 +97,7 @@ def test_interrupted_build_leaves_previous_index_working(settings, corpus, monke
         raise KeyboardInterrupt("killed midway")
 
     with monkeypatch.context() as patch:
-        patch.setattr(B, "_write_faiss", crash)
+        patch.setattr(B, "write_vectors", crash)
         with pytest.raises(KeyboardInterrupt):
             build(settings)
     assert G.current_generation(settings.index_dir) == gen

@@ -33,6 +33,7 @@ from .metadata import build_document
 from .records import Chunk, Document
 from .settings import Settings
 from .store import Store
+from .vectors import choose_vectors, write_vectors
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,8 @@ def run_build(
             store.commit()
             store.close()
             matrix = np.vstack([vectors[key] for _, _, key in rows]).astype(np.float32)
-            _write_faiss(matrix, tmp / G.VECTORS)
+            spec = choose_vectors(len(matrix), settings)
+            write_vectors(matrix, tmp / G.VECTORS, spec)
             Bm25Index.build(lexical_texts).save(tmp / G.BM25)
             summary.documents = len(docs)
             summary.chunks = len(rows)
@@ -329,6 +331,7 @@ def run_build(
                 "model": model_name,
                 "dim": int(embedder.dim),
                 "precision": precision,
+                "vectors": spec.to_json(),
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "documents": len(docs),
                 "chunks": len(rows),
@@ -387,14 +390,6 @@ def _skip_entry(path: Path) -> dict:
         return {"sha256": file_hash(path), "size": size, "mtime_ns": mtime}
     except OSError:
         return {"sha256": "", "size": -1, "mtime_ns": -1}
-
-
-def _write_faiss(matrix: np.ndarray, path: Path) -> None:
-    import faiss
-
-    index = faiss.IndexFlatIP(matrix.shape[1])
-    index.add(matrix)
-    faiss.write_index(index, str(path))
 
 
 def _progress(items, enabled: bool, desc: str):

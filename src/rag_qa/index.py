@@ -10,6 +10,7 @@ from .lexical import Bm25Index
 from .records import Chunk, Document
 from .settings import Settings
 from .store import Store
+from .vectors import read_vectors
 
 
 @dataclass
@@ -42,10 +43,8 @@ def open_index(settings: Settings) -> LoadedIndex:
     for path in (store_path, vec_path, bm25_path):
         if not path.exists():
             raise G.IndexError_(f"{path} is missing; repair the index with: rag-qa index --full")
-    import faiss
-
     try:
-        vectors = faiss.read_index(str(vec_path))
+        vectors = read_vectors(vec_path)
     except RuntimeError as err:
         raise G.IndexError_(
             f"{vec_path} is damaged ({str(err).splitlines()[0][:120]}); "

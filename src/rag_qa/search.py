@@ -24,6 +24,7 @@ from .lexical import tokenize
 from .query import QueryIntent, analyse
 from .records import Document, Passage
 from .settings import Settings
+from .vectors import DenseIndex
 
 MODES = ("bm25", "dense", "hybrid")
 
@@ -74,11 +75,27 @@ class Retriever:
         dated = [d.date or d.visit_end for d in self.docs.values() if d.date or d.visit_end]
         self.newest = date.fromisoformat(max(dated)) if dated else None
         rows = index.store.db.execute(
-            "SELECT vec_id, doc_id FROM chunks ORDER BY vec_id"
+            "SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY MIN(vec_id)"
         ).fetchall()
-        self.doc_of = np.array([r[1] for r in rows], dtype=object)
-        self.matrix = _matrix(index.vectors)
+        # Each passage's document as a small integer (passages are stored document by
+        # document, so this is a run-length decoding): steering masks cost one lookup.
+        self.doc_ids = [r[0] for r in rows]
+        self._code = {d: i for i, d in enumerate(self.doc_ids)}
+        self.doc_code = np.repeat(np.arange(len(rows), dtype=np.int32), [r[1] for r in rows])
+        self.dense = DenseIndex(index.vectors, ef_search=self.settings.hnsw_ef_search)
+        self.matrix = self.dense.matrix
         self.date_chunks = self._find_date_chunks()
+
+    @property
+    def doc_of(self) -> np.ndarray:
+        """Each passage's doc_id (an object array: for reports, not for per-query work)."""
+        return np.array(self.doc_ids, dtype=object)[self.doc_code]
+
+    def doc_mask(self, doc_ids) -> np.ndarray:
+        """Boolean mask of the passages that belong to one of ``doc_ids``."""
+        wanted = np.zeros(len(self.doc_ids) + 1, dtype=bool)
+        wanted[[self._code[d] for d in doc_ids if d in self._code]] = True
+        return wanted[self.doc_code]
 
     # -- steering ------------------------------------------------------------------------
     def steer(self, intent: QueryIntent) -> tuple[set[str] | None, list[str], np.ndarray | None]:
@@ -203,13 +220,13 @@ class Retriever:
 
         first = None
         if allowed is not None:
-            first = np.isin(self.doc_of, list(allowed))
+            first = self.doc_mask(allowed)
         if mention is not None:
             first = mention if first is None else first & mention
         no_match = mention is not None and not mention.any()
         if _ASKS_WHEN.search(question):
             # "When did the visit take place?": the passages the visit dates were read from.
-            dated = np.zeros(len(self.doc_of), dtype=bool)
+            dated = np.zeros(len(self.doc_code), dtype=bool)
             dated[self.date_chunks] = True
             if first is not None:
                 dated &= first
@@ -236,11 +253,8 @@ class Retriever:
         """All candidate vec_ids in rank order (those where the mask ``first`` is set come
         first), with the dense and BM25 score arrays and the time each part took."""
         t1 = time.perf_counter()
-        n = self.matrix.shape[0]
-        dense = np.zeros(n, dtype=np.float32)
-        if mode in ("dense", "hybrid"):
-            q = self.embedder.encode([question])[0]
-            dense = self.matrix @ q
+        n = self.dense.size
+        q = self.embedder.encode([question])[0] if mode in ("dense", "hybrid") else None
         t2 = time.perf_counter()
         lexical = (
             self.index.bm25.scores(
@@ -250,15 +264,43 @@ class Retriever:
             else np.zeros(n, np.float32)
         )
         t3 = time.perf_counter()
-
-        if first is None:
-            order = self._fuse(dense, lexical, np.ones(n, bool), mode)
+        parts = [np.ones(n, dtype=bool)] if first is None else [first, ~first]
+        if q is None:
+            dense = np.zeros(n, dtype=np.float32)
+        elif self.dense.exact:
+            dense = self.dense.all_scores(q)
         else:
-            order = self._fuse(dense, lexical, first, mode) + self._fuse(
-                dense, lexical, ~first, mode
-            )
+            dense = self._dense_candidates(q, lexical, parts)
         t4 = time.perf_counter()
-        return order, dense, lexical, {"dense": t2 - t1, "bm25": t3 - t2, "fusion": t4 - t3}
+        order = [i for part in parts for i in self._fuse(dense, lexical, part, mode)]
+        t5 = time.perf_counter()
+        return (
+            order,
+            dense,
+            lexical,
+            {"encode": t2 - t1, "bm25": t3 - t2, "faiss": t4 - t3, "fusion": t5 - t4},
+        )
+
+    def _dense_candidates(
+        self, q: np.ndarray, lexical: np.ndarray, parts: list[np.ndarray]
+    ) -> np.ndarray:
+        """Approximate index: exact cosines for each part's graph neighbours and BM25
+        candidates (a small part is scored whole); -inf for every other passage."""
+        depth = self.settings.candidates
+        found = []
+        for part in parts:
+            size = int(np.count_nonzero(part))
+            if size == 0:
+                continue
+            if size <= EXACT_POOL:
+                found.append(np.flatnonzero(part))
+                continue
+            found.append(self.dense.top(q, depth, None if size == len(part) else part))
+            found.append(top_ids(lexical, np.flatnonzero(part & (lexical > 0)), depth))
+        ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        dense = np.full(self.dense.size, -np.inf, dtype=np.float32)
+        dense[ids] = self.dense.scores(ids, q)
+        return dense
 
     def _fuse(
         self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, mode: str
@@ -267,14 +309,14 @@ class Retriever:
         if pool.size == 0:
             return []
         depth = min(self.settings.candidates, pool.size)
-        d_top = pool[np.argsort(-dense[pool], kind="stable")[:depth]].tolist()
-        b_pool = pool[lexical[pool] > 0]
-        b_top = b_pool[np.argsort(-lexical[b_pool], kind="stable")[:depth]].tolist()
+        d_pool = pool if self.dense.exact or mode == "bm25" else pool[np.isfinite(dense[pool])]
+        d_top = top_ids(dense, d_pool, depth).tolist()
+        b_top = top_ids(lexical, pool[lexical[pool] > 0], depth).tolist()
         if mode == "dense":
             return d_top
         if mode == "bm25":
-            rest = [i for i in d_top if i not in set(b_top)]  # no word in common: keep dense order
-            return b_top + rest
+            seen = set(b_top)
+            return b_top + [i for i in d_top if i not in seen]  # no word in common: dense order
         s = self.settings
         if s.fusion == "rrf":
             scores = fusion.rrf(
@@ -329,13 +371,21 @@ class Retriever:
         return passages
 
 
-def _matrix(vectors) -> np.ndarray:
-    import faiss
+# Below this many passages, a steered part of an approximate index is scored exactly.
+EXACT_POOL = 20_000
 
-    if isinstance(vectors, faiss.IndexFlat):
-        n, d = vectors.ntotal, vectors.d
-        return faiss.rev_swig_ptr(vectors.get_xb(), n * d).reshape(n, d)
-    return vectors.reconstruct_n(0, vectors.ntotal)
+
+def top_ids(scores: np.ndarray, pool: np.ndarray, depth: int) -> np.ndarray:
+    """The ``depth`` ids of ``pool`` with the highest ``scores``, best first, ties in pool
+    order: exactly ``pool[argsort(-scores[pool], stable)[:depth]]``, without sorting it all."""
+    values = scores[pool]
+    if depth <= 0 or values.size == 0:
+        return pool[:0]
+    if depth < values.size:
+        kth = np.partition(values, values.size - depth)[values.size - depth]
+        keep = values >= kth
+        pool, values = pool[keep], values[keep]
+    return pool[np.argsort(-values, kind="stable")[:depth]]
 
 
 _FRAME = re.compile(

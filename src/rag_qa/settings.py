@@ -57,6 +57,12 @@ class Settings:
     pdf_timeout_s: float = 60.0
     pdf_memory_mb: int = 1536
     pdf_workers: int = 2
+    # Vector index (see rag_qa.vectors): exact search below ``ann_min_chunks`` passages,
+    # an HNSW graph from there on (0: always exact). Written into each new generation.
+    ann_min_chunks: int = 250_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def with_dirs(self, corpus_dir: Path | str | None, index_dir: Path | str | None) -> Settings:

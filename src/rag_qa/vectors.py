@@ -1,0 +1,130 @@
+"""The dense vector index of a generation: exact search while it is cheap, HNSW beyond.
+
+Up to ``Settings.ann_min_chunks`` passages the vectors are a flat (exact) inner-product index:
+scoring every passage is one matrix-vector product, and steering can rank any subset exactly.
+Beyond that an HNSW graph (faiss ``IndexHNSWFlat``) finds the candidates; their cosines are
+then computed exactly from the stored vectors, so scores never depend on the index type.
+bench/bench_scale.py measures recall@10 of the graph against exact search.
+
+Files are loaded memory-mapped (``IO_FLAG_MMAP_IFC``): ``serve`` starts without reading the
+vectors into memory, and the page cache is shared between processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VectorSpec:
+    kind: str = "flat"  # "flat" (exact) or "hnsw"
+    m: int = 32  # HNSW: neighbours per node
+    ef_construction: int = 80
+    ef_search: int = 128
+
+    def to_json(self) -> dict:
+        if self.kind == "flat":
+            return {"kind": "flat"}
+        return {
+            "kind": self.kind,
+            "m": self.m,
+            "ef_construction": self.ef_construction,
+            "ef_search": self.ef_search,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> VectorSpec:
+        data = data or {}
+        return cls(
+            **{k: data[k] for k in ("kind", "m", "ef_construction", "ef_search") if k in data}
+        )
+
+
+def choose_vectors(n_vectors: int, settings) -> VectorSpec:
+    """Flat below ``settings.ann_min_chunks`` passages (0 or less: always flat), else HNSW."""
+    limit = settings.ann_min_chunks
+    if limit <= 0 or n_vectors < limit:
+        return VectorSpec("flat")
+    return VectorSpec(
+        "hnsw", settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search
+    )
+
+
+def write_vectors(matrix: np.ndarray, path: Path, spec: VectorSpec) -> None:
+    import faiss
+
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    dim = matrix.shape[1]
+    if spec.kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif spec.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, spec.m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = spec.ef_construction
+    else:
+        raise ValueError(f"unknown vector index kind {spec.kind!r}")
+    index.add(matrix)
+    faiss.write_index(index, str(path))
+
+
+def read_vectors(path: Path):
+    """The faiss index at ``path``, its vectors memory-mapped where faiss can."""
+    import faiss
+
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError:
+        return faiss.read_index(str(path))
+
+
+def stored_matrix(index) -> np.ndarray:
+    """The stored vectors (n x d), a view into faiss' memory where possible."""
+    import faiss
+
+    flat = index
+    if isinstance(index, faiss.IndexHNSW):
+        flat = faiss.downcast_index(index.storage)
+    if isinstance(flat, faiss.IndexFlat):
+        n, d = flat.ntotal, flat.d
+        if n == 0:
+            return np.zeros((0, d), dtype=np.float32)
+        return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+    return index.reconstruct_n(0, index.ntotal)
+
+
+class DenseIndex:
+    """Dense scores for a question vector: all of them (flat) or those of a candidate set."""
+
+    def __init__(self, index, ef_search: int = 128):
+        import faiss
+
+        self.index = index
+        self.matrix = stored_matrix(index)
+        self.exact = not isinstance(index, faiss.IndexHNSW)
+        self.ef_search = ef_search
+        self.size = int(index.ntotal)
+
+    def all_scores(self, q: np.ndarray) -> np.ndarray:
+        return self.matrix @ q
+
+    def scores(self, ids: np.ndarray, q: np.ndarray) -> np.ndarray:
+        return self.matrix[ids] @ q
+
+    def top(self, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Ids of (about) the ``k`` nearest vectors, only among ``mask`` when given."""
+        import faiss
+
+        k = min(k, self.size)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64)
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, k)
+        if mask is not None:
+            bits = np.packbits(mask.astype(np.uint8), bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
+            params.sel = selector
+        _, ids = self.index.search(q.reshape(1, -1).astype(np.float32), k, params=params)
+        ids = ids[0]
+        return ids[ids >= 0]
