@@ -23,6 +23,7 @@ from conftest import FAKE_MODEL, FIXTURES, REPO
 
 from rag_qa import build as B
 from rag_qa import generations as G
+from rag_qa import isolate
 from rag_qa import loaders as L
 from rag_qa.build import run_build
 from rag_qa.embedding import load_embedder
@@ -456,11 +457,32 @@ def test_a_hung_parse_is_killed_at_the_timeout(tmp_path):
     with PdfParser(PdfLimits(timeout_s=2, memory_mb=512)) as parser:
         with pytest.raises(LoadError) as err:
             parser(path, "flood.pdf")
-        assert not parser._procs  # the child is gone, not left running
+        assert not parser._busy and not parser._idle  # the worker is gone, not left running
+        # The next file gets a fresh worker and parses as usual.
+        assert parser(FIXTURES / "report.pdf", "report.pdf") == load_pdf(
+            FIXTURES / "report.pdf", "report.pdf"
+        )
+        assert parser.started == 2
     assert time.monotonic() - started < 15
     assert str(err.value) == (
         "flood.pdf: parsing took longer than 2 s; the PDF may be malformed (replace the file)"
     )
+
+
+def test_one_worker_parses_file_after_file_and_is_retired_after_its_quota(tmp_path, monkeypatch):
+    monkeypatch.setattr(isolate, "RECYCLE_AFTER", 3)
+    paths = [FIXTURES / "report.pdf"] * 4 + [tmp_path / "junk.pdf"]
+    paths[-1].write_bytes(b"%PDF-1.4 not really")
+    with PdfParser(PdfLimits(timeout_s=60, memory_mb=1536), workers=1) as parser:
+        for path in paths[:3]:
+            assert parser(path, path.name)
+        assert parser.started == 1  # one process for three files
+        assert parser(paths[3], "again.pdf")
+        assert parser.started == 2  # retired after three, a fresh one for the fourth
+        with pytest.raises(LoadError):
+            parser(paths[4], "junk.pdf")
+        assert parser(paths[0], "report.pdf")  # a file's error does not end its worker
+        assert parser.started == 2
 
 
 @pytest.mark.slow

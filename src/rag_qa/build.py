@@ -7,7 +7,6 @@ not cached, and publishes the result as a new generation (see ``generations``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -24,7 +23,8 @@ import numpy as np
 from . import __version__
 from . import generations as G
 from .chunking import chunk_document
-from .embedding import Embedder, embed_text, lexical_text, resolve_precision
+from .embed_stage import EmbedStage
+from .embedding import Embedder, lexical_text, resolve_precision
 from .index import open_index
 from .isolate import PdfLimits, PdfParser
 from .lexical import Bm25Index
@@ -80,10 +80,6 @@ class BuildSummary:
     @property
     def has_changes(self) -> bool:
         return bool(self.added or self.changed or self.removed)
-
-
-def embed_key(model: str, precision: str, text: str) -> str:
-    return hashlib.sha256(f"{model}\0{precision}\0{text}".encode()).hexdigest()[:32]
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -214,6 +210,10 @@ def run_build(
 
         embedder = embedder_factory() if (to_parse or summary.full or old is None) else None
         tokenizer = embedder.tokenizer if embedder else None
+        # Cached vectors are keyed by model, precision and the exact text embedded: the live
+        # generation's store serves as the cache even when its other settings no longer fit.
+        cache = old if old is not None else (None if full else _embedding_cache(settings))
+        stage = EmbedStage(embedder, settings, cache) if embedder else None
         # PDFs are parsed in child processes under a time and memory limit (rag_qa.isolate),
         # a few files ahead of this loop; text files are read here.
         pdf_parser = PdfParser(
@@ -252,12 +252,15 @@ def run_build(
                 docs.append(doc)
                 chunks[doc.doc_id] = doc_chunks
                 summary.pages += len(doc.pages)
+                stage.add(doc, doc_chunks)  # encodes a batch whenever one is full
         finally:
             pdf_parser.close()
 
         if old is not None and not summary.has_changes and not to_parse:
             # Nothing to do: the live generation already matches the corpus.
             old.close()
+            if cache is not None and cache is not old:
+                cache.close()
             summary.documents = int(manifest.get("documents", 0))
             summary.chunks = int(manifest.get("chunks", 0))
             summary.generation = G.current_generation(index_dir).name
@@ -270,49 +273,33 @@ def run_build(
             raise BuildError(f"nothing could be indexed from {corpus_dir} ({reasons})")
 
         docs.sort(key=lambda d: d.source)
-        if embedder is None:  # only deletions: no model needed, vectors come from the cache
+        if stage is None:  # only deletions: no model needed, vectors come from the cache
             embedder = embedder_factory()
-        model_name = embedder.name
-        precision = getattr(embedder, "precision", "fp32")
-        room = embedder.max_tokens
+            stage = EmbedStage(embedder, settings, cache)
+        for doc in docs:  # unchanged documents: their vectors come from the cache
+            if any(c.chunk_id not in stage.key_of for c in chunks[doc.doc_id]):
+                stage.add(doc, chunks[doc.doc_id])
         rows: list[tuple[int, Chunk, str]] = []
-        texts: dict[str, str] = {}
         lexical_texts: list[str] = []
         for doc in docs:
             for c in chunks[doc.doc_id]:
-                text = embed_text(doc, c, embedder.tokenizer, room, settings.embed_context)
-                key = embed_key(model_name, precision, text)
-                texts[key] = text
-                rows.append((len(rows), c, key))
+                rows.append((len(rows), c, stage.key_of[c.chunk_id]))
                 lexical_texts.append(lexical_text(doc, c, settings.embed_context))
 
         tmp = index_dir / f"tmp-{uuid.uuid4().hex[:12]}"
         tmp.mkdir(parents=True)
         try:
             store = Store.create(tmp / G.STORE)
-            cache = old if old is not None else (None if full else _embedding_cache(settings))
-            try:
-                cached = cache.get_embeddings(list(texts), embedder.dim) if cache else {}
-            except sqlite3.Error:
-                cached = {}
+            vectors = stage.finish()
             if cache is not None and cache is not old:
                 cache.close()
-            missing = [k for k in texts if k not in cached]
-            t3 = time.perf_counter()
-            new_vecs: dict[str, np.ndarray] = {}
-            batch = max(1, settings.batch_size) * 8
-            for i in _progress(range(0, len(missing), batch), progress, "embedding"):
-                part = missing[i : i + batch]
-                vecs = embedder.encode([texts[k] for k in part], batch_size=settings.batch_size)
-                new_vecs.update(zip(part, vecs, strict=True))
-            timings["embed"] = time.perf_counter() - t3
-            summary.chunks_embedded = len(missing)
+            timings["embed"] = stage.seconds
+            summary.chunks_embedded = stage.encoded
 
             t4 = time.perf_counter()
             for doc in docs:
                 store.add_document(doc)
             store.add_chunks(rows)
-            vectors = {**cached, **new_vecs}
             store.put_embeddings(list(vectors.items()))
             store.commit()
             store.close()
@@ -328,9 +315,9 @@ def run_build(
                 "rag_qa_version": __version__,
                 "index_key": settings.index_key(),
                 "settings": settings.index_params(),
-                "model": model_name,
+                "model": stage.model_name,
                 "dim": int(embedder.dim),
-                "precision": precision,
+                "precision": stage.precision,
                 "vectors": spec.to_json(),
                 "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "documents": len(docs),

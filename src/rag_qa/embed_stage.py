@@ -1,0 +1,85 @@
+"""The index build's embedding stage: chunk texts in, one vector per distinct text out.
+
+Documents are fed in as they are parsed. Each chunk's text (with its context prefix) is keyed
+by a hash of the model, the precision and the exact text; a key already in the embedding cache
+(the previous generation's store) is not encoded again, and the rest are encoded in batches as
+soon as a batch is full, so that the model encodes one file's chunks while worker processes
+parse the next files (``rag_qa.isolate``). An embedder with ``bulk = True`` (Ray Data, see
+``rag_qa.distributed``) is given every text at once instead, at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+
+import numpy as np
+
+from .embedding import Embedder, embed_text
+from .records import Chunk, Document
+from .settings import Settings
+from .store import Store
+
+
+def embed_key(model: str, precision: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\0{precision}\0{text}".encode()).hexdigest()[:32]
+
+
+class EmbedStage:
+    def __init__(self, embedder: Embedder, settings: Settings, cache: Store | None = None):
+        self.embedder = embedder
+        self.settings = settings
+        self.cache = cache
+        self.model_name = embedder.name
+        self.precision = getattr(embedder, "precision", "fp32")
+        self.bulk = bool(getattr(embedder, "bulk", False))
+        self.batch = max(1, settings.batch_size) * 8
+        self.key_of: dict[str, str] = {}  # chunk_id -> embedding key
+        self.vectors: dict[str, np.ndarray] = {}  # key -> vector (cached or encoded)
+        self.pending: dict[str, str] = {}  # key -> text, still to encode
+        self.encoded = 0
+        self.seconds = 0.0  # time spent encoding
+
+    def add(self, doc: Document, chunks: list[Chunk]) -> None:
+        """Key a document's chunks; look them up in the cache; encode when a batch is full."""
+        new: dict[str, str] = {}
+        for c in chunks:
+            text = embed_text(
+                doc,
+                c,
+                self.embedder.tokenizer,
+                self.embedder.max_tokens,
+                self.settings.embed_context,
+            )
+            key = embed_key(self.model_name, self.precision, text)
+            self.key_of[c.chunk_id] = key
+            if key not in self.vectors and key not in self.pending:
+                new[key] = text
+        if new and self.cache is not None:
+            try:
+                self.vectors.update(self.cache.get_embeddings(list(new), self.embedder.dim))
+            except sqlite3.Error:
+                self.cache = None  # an unreadable cache is no cache
+        self.pending.update((k, t) for k, t in new.items() if k not in self.vectors)
+        if not self.bulk:
+            while len(self.pending) >= self.batch:
+                self._encode(self.batch)
+
+    def finish(self) -> dict[str, np.ndarray]:
+        """Encode whatever is left; every key's vector."""
+        while self.pending:
+            self._encode(len(self.pending) if self.bulk else self.batch)
+        return self.vectors
+
+    def _encode(self, n: int) -> None:
+        keys = list(self.pending)[:n]
+        started = time.perf_counter()
+        vecs = self.embedder.encode(
+            [self.pending[k] for k in keys], batch_size=self.settings.batch_size
+        )
+        self.seconds += time.perf_counter() - started
+        for key, vec in zip(keys, vecs, strict=True):
+            self.vectors[key] = vec
+            del self.pending[key]
+        self.encoded += len(keys)
