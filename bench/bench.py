@@ -1,0 +1,302 @@
+"""One table: build, query, memory and size figures, each beside its limit measured in the same run.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench.py            # shipped + sample (~5 min)
+    .venv/bin/python bench/bench.py --skip-sample               # shipped corpus only (~1 min)
+    .venv/bin/python bench/bench.py --scale 100000,1000000      # add the synthetic sizes
+                                                                # (bench/bench_scale.py; slow)
+
+Sizes: the shipped corpus; shipped + ../shared/ofsted-sample (120 real PDFs, one held back for
+the incremental add); synthetic 100k / 1M chunks from bench/bench_scale.py (its latest JSON is
+shown when --scale is not given, marked as such).
+
+Limits, measured here in the same run and on the same inputs:
+- build: the model alone encoding the very texts the build embedded (one call, all at once);
+  target: build time <= 1.2 x that.
+- query: the question encoded by the model alone + raw FAISS search (k=100) + raw bm25s
+  retrieval (k=100) of the same question; target: search p50/p95 <= 1.3 x their sum.
+Writes bench/results/bench.json. Not a test: it prints figures (and says which targets hold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_index import SAMPLE, build, copy_file, copy_shipped, cpu_seconds, live_gen  # noqa: E402
+
+from rag_qa.answer import build_answer  # noqa: E402
+from rag_qa.embedding import embed_text, load_embedder  # noqa: E402
+from rag_qa.index import open_index  # noqa: E402
+from rag_qa.lexical import tokenize  # noqa: E402
+from rag_qa.search import Retriever  # noqa: E402
+from rag_qa.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "bench.json"
+SCALE_RESULTS = ROOT / "bench" / "results" / "scale_bench.json"
+PARTS = ("analyse", "encode", "bm25", "faiss", "fusion", "passages")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q * (len(ordered) - 1))))]
+
+
+def ms(values: list[float]) -> dict:
+    return {"p50": round(1000 * pct(values, 0.5), 2), "p95": round(1000 * pct(values, 0.95), 2)}
+
+
+def questions() -> list[str]:
+    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    return [r["question"] for r in rows if r.get("question")]
+
+
+def model_alone(settings: Settings, emb) -> dict:
+    """Encode exactly the texts the build embedded (context prefix included), in one call."""
+    index = open_index(settings)
+    texts = []
+    for doc in index.documents.values():
+        for _, chunk, _ in index.store.chunks(doc.doc_id):
+            texts.append(embed_text(doc, chunk, emb.tokenizer, emb.max_tokens, True))
+    index.close()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    emb.encode(texts, batch_size=settings.batch_size)
+    secs = time.perf_counter() - t0
+    return {
+        "passages": len(texts),
+        "seconds": round(secs, 2),
+        "passages_per_s": round(len(texts) / secs, 1),
+        "cpu_per_wall": round((cpu_seconds() - cpu0) / secs, 2),
+    }
+
+
+def raw_limits(index, emb, question: str) -> dict:
+    """The question through each raw part alone: model, FAISS, bm25s."""
+    t0 = time.perf_counter()
+    q = emb.encode([question])[0]
+    t1 = time.perf_counter()
+    index.vectors.search(q.reshape(1, -1), 100)
+    t2 = time.perf_counter()
+    model = index.bm25._model
+    known = [t for t in tokenize(question) if t in model.vocab_dict]
+    if known:
+        model.retrieve([known], k=min(100, index.bm25.size), show_progress=False, n_threads=1)
+    t3 = time.perf_counter()
+    return {"encode": t1 - t0, "faiss": t2 - t1, "bm25": t3 - t2}
+
+
+def query_bench(settings: Settings, emb, qs: list[str]) -> dict:
+    t0 = time.perf_counter()
+    index = open_index(settings)
+    retriever = Retriever(index, emb, settings)
+    load_s = time.perf_counter() - t0
+    for q in qs[:10]:  # warm-up
+        build_answer(retriever.search(q, k=5), settings, embed=emb.encode)
+        raw_limits(index, emb, q)
+    search, answer, total, raw_sum = [], [], [], []
+    parts: dict[str, list[float]] = {p: [] for p in PARTS}
+    raw: dict[str, list[float]] = {"encode": [], "faiss": [], "bm25": []}
+    for q in qs:
+        t1 = time.perf_counter()
+        result = retriever.search(q, k=5)
+        t2 = time.perf_counter()
+        build_answer(result, settings, embed=emb.encode)
+        t3 = time.perf_counter()
+        search.append(t2 - t1)
+        answer.append(t3 - t2)
+        total.append(t3 - t1)
+        for p in PARTS:
+            parts[p].append(result.timings.get(p, 0.0))
+        limits = raw_limits(index, emb, q)
+        for k, v in limits.items():
+            raw[k].append(v)
+        raw_sum.append(sum(limits.values()))
+    row = {
+        "chunks": index.bm25.size,
+        "vector_index": index.manifest.get("vectors", {"kind": "flat"}).get("kind"),
+        "questions": len(qs),
+        "load_s": round(load_s, 2),
+        "search_ms": ms(search),
+        "answer_ms": ms(answer),
+        "total_ms": ms(total),
+        "parts_ms": {p: ms(v) for p, v in parts.items()},
+        "raw_ms": {k: ms(v) for k, v in raw.items()},
+        "raw_sum_ms": ms(raw_sum),
+    }
+    row["ratio_p50"] = round(row["search_ms"]["p50"] / row["raw_sum_ms"]["p50"], 2)
+    row["ratio_p95"] = round(row["search_ms"]["p95"] / row["raw_sum_ms"]["p95"], 2)
+    index.close()
+    return row
+
+
+def rss_mb(pid: int) -> dict:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
+    return out
+
+
+def serve_bench(settings: Settings, port: int = 7871) -> dict:
+    """Start ``rag-qa serve`` on the index; time to first answer; its memory after 20 answers."""
+    from gradio_client import Client
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [str(ROOT / ".venv" / "bin" / "rag-qa"), "serve", "--port", str(port)]
+    cmd += ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+    started = time.monotonic()
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.monotonic() - started > 300 or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        client.predict(question=questions()[0], api_name="/ask")
+        first = time.monotonic() - started
+        for q in questions()[1:21]:
+            client.reset_session()
+            client.predict(question=q, api_name="/ask")
+        return {"start_to_first_answer_s": round(first, 2), **rss_mb(server.pid)}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def size_rows(settings: Settings) -> dict:
+    gen = live_gen(settings.index_dir)
+    sizes = {p.name: p.stat().st_size for p in gen.iterdir() if p.is_file()}
+    sizes["bm25/"] = sum(p.stat().st_size for p in (gen / "bm25").rglob("*") if p.is_file())
+    return sizes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-sample", action="store_true")
+    ap.add_argument("--skip-serve", action="store_true")
+    ap.add_argument("--scale", default="", help="synthetic sizes to run, e.g. 100000,1000000")
+    args = ap.parse_args()
+
+    base = Settings()
+    t0 = time.perf_counter()
+    emb = load_embedder(base.model, base.precision)
+    emb.encode(["warm-up"])
+    results: dict = {
+        "model_load_s": round(time.perf_counter() - t0, 2),
+        "precision": getattr(emb, "precision", "?"),
+        "cpus": os.cpu_count(),
+        "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+        "sizes": {},
+    }
+    qs = questions()
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        tmp = Path(tmp)
+        runs = [("shipped", None)] + ([] if args.skip_sample else [("sample", SAMPLE)])
+        for name, extra in runs:
+            s = Settings(corpus_dir=tmp / name / "corpus", index_dir=tmp / name / "index")
+            copy_shipped(s.corpus_dir)
+            held = None
+            if extra is not None:
+                pdfs = sorted(extra.glob("*/*.pdf"))
+                held, pdfs = pdfs[-1], pdfs[:-1]
+                for pdf in pdfs:
+                    copy_file(pdf, s.corpus_dir / "ofsted-sample" / pdf.relative_to(extra))
+            row = {"build": build(s, emb, f"{name}: fresh build")}
+            row["model_alone"] = model_alone(s, emb)
+            row["build_vs_model"] = round(
+                row["build"]["seconds"] / row["model_alone"]["seconds"], 2
+            )
+            if held is not None:
+                copy_file(held, s.corpus_dir / "ofsted-sample" / held.relative_to(extra))
+                row["incremental"] = build(s, emb, f"{name}: + one report")
+            row["query"] = query_bench(s, emb, qs)
+            row["files"] = size_rows(s)
+            if not args.skip_serve:
+                row["serve"] = serve_bench(s)
+            results["sizes"][name] = row
+    if args.scale:
+        cmd = [sys.executable, str(ROOT / "bench" / "bench_scale.py"), "--sizes", args.scale]
+        subprocess.run(cmd, check=True)
+    if SCALE_RESULTS.exists():
+        results["scale"] = json.loads(SCALE_RESULTS.read_text())
+        results["scale_from_this_run"] = bool(args.scale)
+    results["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    print_table(results)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwrote {RESULTS}")
+
+
+def print_table(results: dict) -> None:
+    sizes = results["sizes"]
+    cols = list(sizes)
+    lines: list[tuple[str, list]] = []
+
+    def add(label, get):
+        vals = []
+        for c in cols:
+            try:
+                vals.append(get(sizes[c]))
+            except (KeyError, TypeError):
+                vals.append("-")
+        lines.append((label, vals))
+
+    add("chunks", lambda r: r["build"]["chunks"])
+    add("pages", lambda r: r["build"]["pages"])
+    add("build s", lambda r: r["build"]["seconds"])
+    add("  pages/s", lambda r: r["build"]["pages_per_s"])
+    add("  chunks/s", lambda r: r["build"]["chunks_per_s"])
+    for p in ("parse", "chunk", "embed", "write"):
+        add(f"  {p} %", lambda r, p=p: r["build"]["share_pct"][p])
+    add("model alone s", lambda r: r["model_alone"]["seconds"])
+    add("build / model", lambda r: r["build_vs_model"])
+    add("incremental s", lambda r: r["incremental"]["seconds"])
+    add("  chunks embedded", lambda r: r["incremental"]["chunks_embedded"])
+    add("build peak RSS MB", lambda r: r["build"]["peak_rss_mb"])
+    add("index B/chunk", lambda r: r["build"]["bytes_per_chunk"])
+    add("vector index", lambda r: r["query"]["vector_index"])
+    for k in ("search", "answer", "total"):
+        add(f"{k} p50/p95 ms", lambda r, k=k: "{p50}/{p95}".format(**r["query"][f"{k}_ms"]))
+    for p in PARTS:
+        add(f"  {p} p50/p95", lambda r, p=p: "{p50}/{p95}".format(**r["query"]["parts_ms"][p]))
+    for k in ("encode", "faiss", "bm25"):
+        add(f"raw {k} p50/p95", lambda r, k=k: "{p50}/{p95}".format(**r["query"]["raw_ms"][k]))
+    add("raw sum p50/p95", lambda r: "{p50}/{p95}".format(**r["query"]["raw_sum_ms"]))
+    add("search / raw p50,p95", lambda r: f"{r['query']['ratio_p50']},{r['query']['ratio_p95']}")
+    add("index load s", lambda r: r["query"]["load_s"])
+    add("serve 1st answer s", lambda r: r["serve"]["start_to_first_answer_s"])
+    add("serve RSS MB", lambda r: r["serve"]["VmRSS"])
+    add("serve peak MB", lambda r: r["serve"]["VmHWM"])
+
+    width = max(len(label) for label, _ in lines) + 2
+    print("\n" + " " * width + "".join(f"{c:>16}" for c in cols))
+    for label, vals in lines:
+        print(f"{label:<{width}}" + "".join(f"{v!s:>16}" for v in vals))
+    print(
+        f"model {results['precision']}, loaded in {results['model_load_s']} s; "
+        f"{results['cpus']} CPUs; load average {results['load_avg_start'][0]} -> "
+        f"{results['load_avg_end'][0]}"
+    )
+    if "scale" in results:
+        origin = "this run" if results.get("scale_from_this_run") else "saved by bench_scale.py"
+        print(f"\nsynthetic sizes ({origin}):")
+        print(json.dumps(results["scale"].get("summary", results["scale"]), indent=1)[:3000])
+
+
+if __name__ == "__main__":
+    main()
