@@ -13,8 +13,19 @@ wait included, and end to end with busy retries), throughput, and the server's r
 (VmRSS from /proc/<pid>/status) at the start, middle and end of the run and its peak, to show
 memory stays flat. Prints one table and writes bench/results/load.json.
 
+Soak mode (--minutes M or --rounds N, N > 1): the round of --users x --questions is repeated
+(each round new clients, so new gradio sessions, as new visitors would be) until M minutes or
+N rounds have passed. The server's RSS is sampled every --sample-every seconds; the report gives
+RSS at the start (after the warm-up answer), after warm-up (the end of the first round, or
+--warm-up-questions answered) and at the end, the peak, and the least-squares slope of RSS
+against questions served, in MB per 1,000 questions, over the second half of the run (and over
+everything after warm-up). Results go to bench/results/soak.json. "Flat" means that slope is
+about zero: no sustained growth once warm.
+
     .venv/bin/python bench/load_test.py                       # 50 users x 10 questions
     .venv/bin/python bench/load_test.py --url http://127.0.0.1:7860/ --users 20
+    .venv/bin/python bench/load_test.py --minutes 17          # soak: rounds for 17 minutes
+    .venv/bin/python bench/load_test.py --minutes 17 --server-env MALLOC_ARENA_MAX=2
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from urllib.parse import urlparse
 REPO = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_USERS, MAX_QUESTIONS = 500, 100
+MAX_ROUNDS, MAX_MINUTES = 1000, 180
 
 
 def load_questions() -> list[str]:
@@ -210,7 +222,7 @@ def user(
     client.close()
 
 
-def start_server(args, port: int, log: Path) -> subprocess.Popen:
+def start_server(args, port: int, log: Path, extra_env: dict | None = None) -> subprocess.Popen:
     cmd = [str(REPO / ".venv" / "bin" / "rag-qa"), "serve", "--port", str(port)]
     cmd += ["--concurrency", str(args.concurrency), "--feedback", os.devnull]
     if args.index:
@@ -218,6 +230,7 @@ def start_server(args, port: int, log: Path) -> subprocess.Popen:
     if args.corpus:
         cmd += ["--corpus", str(args.corpus)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env.update(extra_env or {})
     return subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True
     )
@@ -245,6 +258,117 @@ def fmt(x: float | None, spec: str = ".3f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def slope_mb_per_1000(samples: list[tuple[float, int, int]]) -> float | None:
+    """Least-squares slope of RSS (MB) against questions served, per 1,000 questions."""
+    xs = [float(n) for _, n, _ in samples]
+    ys = [kb / 1024 for _, _, kb in samples]
+    if len(xs) < 3 or max(xs) - min(xs) < 1:
+        return None
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return round(1000 * sxy / sxx, 2)
+
+
+def rss_at(samples: list[tuple[float, int, int]], done: int) -> int | None:
+    """The first RSS sample taken once ``done`` questions were served (the last otherwise)."""
+    for _, n, kb in samples:
+        if n >= done:
+            return kb
+    return samples[-1][2] if samples else None
+
+
+def by_round(samples, warm_done: int, per_round: int) -> list[dict]:
+    """RSS (MB) min / median / max over each ``per_round`` questions served after warm-up."""
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for _, n, kb in samples:
+        if n >= warm_done:
+            groups.setdefault((n - warm_done) // max(1, per_round), []).append((n, kb))
+    return [
+        {
+            "questions_from": warm_done + k * per_round,
+            "samples": len(g),
+            "min": mb(min(kb for _, kb in g)),
+            "median": mb(int(statistics.median(kb for _, kb in g))),
+            "max": mb(max(kb for _, kb in g)),
+        }
+        for k, g in sorted(groups.items())
+    ]
+
+
+def soak_summary(
+    samples, load_started: float, load_seconds: float, warm_done: int, per_round: int
+) -> dict:
+    """RSS after warm-up; the slopes over the second half and after warm-up; per round after
+    warm-up the RSS range, and the slope of its floor (each round's lowest sample: the server
+    hands freed heap back every 30 s, so RSS swings between trims, and growth that trimming
+    does not give back shows in the floor)."""
+    half = load_started + load_seconds / 2
+    second_half = [s for s in samples if s[0] >= half]
+    after_warm = [s for s in samples if s[1] >= warm_done]
+    rounds = [r for r in by_round(samples, warm_done, per_round) if r["samples"] >= 3]
+    floors = [(0.0, r["questions_from"] + per_round // 2, int(r["min"] * 1024)) for r in rounds]
+    return {
+        "warm_up_questions": warm_done,
+        "rss_after_warm_up_mb": mb(rss_at(samples, warm_done)),
+        "slope_mb_per_1000_questions_second_half": slope_mb_per_1000(second_half),
+        "slope_mb_per_1000_questions_after_warm_up": slope_mb_per_1000(after_warm),
+        "questions_in_second_half": (
+            second_half[-1][1] - second_half[0][1] if len(second_half) > 1 else 0
+        ),
+        "rss_second_half_mb": {
+            "min": mb(min((s[2] for s in second_half), default=None)),
+            "max": mb(max((s[2] for s in second_half), default=None)),
+        },
+        "floor_slope_mb_per_1000_questions_after_warm_up": slope_mb_per_1000(floors),
+        "rss_by_round_after_warm_up_mb": rounds,
+    }
+
+
+def soak_rows(report: dict) -> list[tuple[str, str]]:
+    rss, sk = report["rss_mb"], report["soak"]
+    return [
+        ("RSS start/warm/end MB", f"{rss['start']} / {sk['rss_after_warm_up_mb']} "
+         f"(after {sk['warm_up_questions']} questions) / {rss['end']}"),
+        ("RSS slope, 2nd half", f"{fmt(sk['slope_mb_per_1000_questions_second_half'], '+.2f')}"
+         f" MB per 1,000 questions (range {sk['rss_second_half_mb']['min']}-"
+         f"{sk['rss_second_half_mb']['max']} MB over {sk['questions_in_second_half']} questions)"),
+        ("RSS slope, after warm", f"{fmt(sk['slope_mb_per_1000_questions_after_warm_up'], '+.2f')}"
+         " MB per 1,000 questions"),
+        ("RSS floor slope", f"{fmt(sk['floor_slope_mb_per_1000_questions_after_warm_up'], '+.2f')}"
+         " MB per 1,000 questions (each round's lowest sample, after warm-up)"),
+        ("RSS median by round", " ".join(
+            f"{r['median']:.0f}" for r in sk["rss_by_round_after_warm_up_mb"]) + " MB"),
+    ]  # fmt: skip
+
+
+def resummarize(path: Path, warm_up_questions: int | None = None) -> int:
+    """Recompute the soak summary of a results file (from its RSS samples) and print it."""
+    report = json.loads(path.read_text())
+    samples = [(t, n, kb) for t, n, kb in report["rss_samples"]]
+    per_round = report["users"] * report["questions_per_user"]
+    warm = warm_up_questions or (report.get("soak") or {}).get("warm_up_questions") or per_round
+    report["soak"] = soak_summary(samples, 0.0, report["load_seconds"], warm, per_round)
+    path.write_text(json.dumps(report, indent=1))
+    rows = [("results", str(path)), *soak_rows(report)]
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    return 0
+
+
+def run_round(url: str, args, tally: Tally, pool: list[str], round_no: int, deadline: float):
+    """One round: --users clients at once, --questions each (the pool rotated per round)."""
+    offset = round_no * args.users * args.questions
+    shares = [
+        [pool[(offset + u * args.questions + i) % len(pool)] for i in range(args.questions)]
+        for u in range(args.users)
+    ]
+    barrier = threading.Barrier(args.users)
+    with ThreadPoolExecutor(args.users) as users:
+        for u, mine in enumerate(shares):
+            users.submit(user, u, url, mine, args, tally, barrier, deadline)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running loopback server; default: start one")
@@ -255,19 +379,71 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="of the server started here")
     parser.add_argument("--index", type=Path, help="of the server started here")
     parser.add_argument("--corpus", type=Path, help="of the server started here")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the server started here (e.g. MALLOC_ARENA_MAX=2); repeatable",
+    )
     parser.add_argument("--busy-retries", type=int, default=3)
     parser.add_argument("--busy-wait", type=float, default=1.0)
     parser.add_argument("--request-timeout", type=float, default=120)
-    parser.add_argument("--timeout", type=float, default=900, help="the whole run, seconds")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load.json")
+    parser.add_argument("--rounds", type=int, default=1, help="soak: repeat the round N times")
+    parser.add_argument(
+        "--minutes", type=float, help="soak: repeat the round until M minutes have passed"
+    )
+    parser.add_argument(
+        "--warm-up-questions",
+        type=int,
+        help="soak: questions served before memory counts as warm (default: one round)",
+    )
+    parser.add_argument(
+        "--sample-every",
+        type=float,
+        help="seconds between RSS samples (default 0.5; 5 in soak mode)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="the whole run, seconds (default 900; soak: --minutes plus 10 minutes)",
+    )
+    parser.add_argument("--out", type=Path, help="default bench/results/load.json (soak.json)")
+    parser.add_argument(
+        "--resummarize",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="recompute and print the soak summary of an earlier run's results; no load",
+    )
     args = parser.parse_args()
+    if args.resummarize:
+        return resummarize(args.resummarize, args.warm_up_questions)
     if not (1 <= args.users <= MAX_USERS and 1 <= args.questions <= MAX_QUESTIONS):
         parser.error(f"--users 1..{MAX_USERS}, --questions 1..{MAX_QUESTIONS}")
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds 1..{MAX_ROUNDS}")
+    if args.minutes is not None and not 0 < args.minutes <= MAX_MINUTES:
+        parser.error(f"--minutes in (0, {MAX_MINUTES}]")
+    server_env = {}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--server-env {item!r}: expected NAME=VALUE")
+        server_env[name] = value
+    soak = args.minutes is not None or args.rounds > 1
+    max_rounds = MAX_ROUNDS if args.minutes is not None else args.rounds
+    if args.timeout is None:
+        args.timeout = args.minutes * 60 + 600 if args.minutes is not None else 900
+    sample_every = args.sample_every or (5.0 if soak else 0.5)
+    results = REPO / "bench" / "results"
+    out = args.out or results / ("soak.json" if soak else "load.json")
 
     started = time.monotonic()
     deadline = started + args.timeout
     server, log = None, None
     if args.url:
+        if server_env:
+            parser.error("--server-env is for the server started here, not with --url")
         url = args.url if args.url.endswith("/") else args.url + "/"
         parsed = urlparse(url)
         if parsed.hostname not in LOOPBACK:
@@ -276,12 +452,13 @@ def main() -> int:
     else:
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
-        log = args.out.parent / "load-server.log"
+        log = out.parent / f"{out.stem}-server.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        server = start_server(args, port, log)
+        server = start_server(args, port, log, server_env)
         pid = server.pid
     tally = Tally()
     sampler = None
+    rounds_run = 0
     try:
         client = connect(url, min(deadline, time.monotonic() + 300), server)
         startup = time.monotonic() - started
@@ -289,23 +466,35 @@ def main() -> int:
         client.predict("What did Ofsted say about management oversight in 2018?", None, None,
                        [], [], 5, api_name="/answer")  # fmt: skip
         warm = time.perf_counter() - warm
+        client.close()
         rss_start = rss_kb(pid) if pid else None
         if pid:
-            sampler = RssSampler(pid, tally)
+            sampler = RssSampler(pid, tally, sample_every)
             sampler.start()
         pool = load_questions()
-        shares = [
-            [pool[(u * args.questions + i) % len(pool)] for i in range(args.questions)]
-            for u in range(args.users)
-        ]
-        barrier = threading.Barrier(args.users)
         load_started = time.monotonic()
-        with ThreadPoolExecutor(args.users) as users:
-            for u, mine in enumerate(shares):
-                users.submit(user, u, url, mine, args, tally, barrier, deadline)
+        soak_until = load_started + args.minutes * 60 if args.minutes is not None else None
+        while rounds_run < max_rounds and time.monotonic() < deadline:
+            if soak_until is not None and time.monotonic() >= soak_until:
+                break
+            if server is not None and server.poll() is not None:
+                tally.error(f"server exited with {server.returncode}")
+                break
+            run_round(url, args, tally, pool, rounds_run, deadline)
+            rounds_run += 1
+            if soak:
+                kb = rss_kb(pid) if pid else None
+                print(
+                    f"round {rounds_run}: {tally.done} questions, {tally.errors} errors, "
+                    f"{tally.busy} busy, RSS {mb(kb)} MB, "
+                    f"{time.monotonic() - load_started:.0f}s",
+                    flush=True,
+                )
         load_seconds = time.monotonic() - load_started
         time.sleep(2)  # let the server settle before the last memory reading
         rss_end = rss_kb(pid) if pid else None
+        if sampler is not None and rss_end is not None:
+            sampler.samples.append((time.monotonic(), tally.done, rss_end))
     finally:
         if sampler is not None:
             sampler.stop.set()
@@ -319,7 +508,7 @@ def main() -> int:
                 server.wait()
 
     samples = sampler.samples if sampler else []
-    total = args.users * args.questions
+    total = args.users * args.questions * rounds_run
     middle = min(samples, key=lambda s: abs(s[1] - total / 2))[2] if samples else None
     peak = max((s[2] for s in samples), default=None)
     server_log = log.read_text(errors="replace") if log else ""
@@ -328,8 +517,10 @@ def main() -> int:
         "endpoint": "/" + args.endpoint,
         "users": args.users,
         "questions_per_user": args.questions,
+        "rounds": rounds_run,
         "questions": total,
         "server_concurrency": args.concurrency if server else None,
+        "server_env": server_env,
         "server_startup_s": round(startup, 1) if server else None,
         "warm_up_answer_s": round(warm, 3),
         "answered": tally.answered,
@@ -371,12 +562,19 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    if soak:
+        warm_done = args.warm_up_questions or args.users * args.questions
+        report["soak"] = soak_summary(
+            samples, load_started, load_seconds, warm_done, args.users * args.questions
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
 
     lat, e2e, rss = report["latency_s"], report["end_to_end_s"], report["rss_mb"]
     rows = [
-        ("users x questions", f"{args.users} x {args.questions} = {total} via {report['endpoint']}"
+        ("users x questions", f"{args.users} x {args.questions}"
+         + (f" x {rounds_run} rounds" if soak else "")
+         + f" = {total} via {report['endpoint']}"
          + (f" (server concurrency {args.concurrency})" if server else "")),
         ("answered", f"{tally.answered} ({tally.abstained} abstained)"),
         ("errors (not busy)", f"{tally.errors}" + (f"  {tally.error_kinds}" if tally.errors else "")),
@@ -388,12 +586,16 @@ def main() -> int:
         ("throughput", f"{fmt(report['throughput_qps'], '.2f')} answers/s over {load_seconds:.1f} s"),
         ("server RSS MB", f"start {rss['start']}, middle {rss['middle']}, end {rss['end']}, "
          f"peak {rss['peak']}"),
+    ]  # fmt: skip
+    if soak:
+        rows += soak_rows(report)
+    rows += [
         ("server tracebacks", "-" if log is None else str(report["server_log_tracebacks"])),
         ("machine", f"{os.cpu_count()} cores, load average {report['load_avg'][0]}"),
-    ]  # fmt: skip
+    ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
-    print(f"results: {args.out}")
+    print(f"results: {out}")
     return 0 if tally.errors == 0 and tally.not_asked == 0 else 1
 
 

@@ -35,6 +35,7 @@ from urllib.parse import quote
 from . import generations as G
 from .answer import Answer, build_answer
 from .followup import rewrite_follow_up
+from .memory import HeapTrimmer
 from .records import Document, Passage, format_date
 from .settings import Settings
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
@@ -61,6 +62,15 @@ EXAMPLES = [
 MAX_QUESTION_CHARS = 1000
 FILTER_POOL = 40  # passages searched before filtering by year, type or report
 MAX_PASSAGES = 10
+# Memory bounds (see rag_qa.memory and bench/load_test.py --minutes). Gradio keeps a session
+# (its copy of the page's config, the outputs last shown, the chat state) for every visitor
+# and API client until it holds 10,000 of them: here the least recently used go past
+# MAX_SESSIONS. A conversation keeps its last MAX_TURNS exchanges, and its state is dropped
+# STATE_TTL_S after its last answer (a later question starts a new conversation).
+MAX_SESSIONS = 500
+MAX_TURNS = 20
+STATE_TTL_S = 4 * 3600
+TRIM_EVERY_S = 30.0  # at most this often, freed heap is handed back to the system
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,6 +248,7 @@ class Service:
         # PDFs are shown as PNGs rendered by pdftoppm; without it, in an iframe from corpus/.
         self.pdf_via_iframe = shutil.which("pdftoppm") is None
         self._retriever = self._open()
+        self.answers = 0  # questions answered (the heap trimmer watches it)
 
     def _open(self):
         from .index import open_index
@@ -273,6 +284,7 @@ class Service:
         retriever = self.retriever
         result = filtered_search(retriever, question, k, filters)
         answer = build_answer(result, self.settings, embed=retriever.embedder.encode)
+        self.answers += 1
         return Turn(asked, question, answer, result, time.perf_counter() - started, filters)
 
     def document(self, doc_id: str) -> Document | None:
@@ -395,6 +407,38 @@ def _new_state() -> dict:
     return {"questions": [], "messages": [], "turns": {}, "passages": []}
 
 
+def remember_turn(
+    state: dict,
+    question: str,
+    asked_md: str,
+    reply_md: str,
+    record: dict,
+    passages: list[dict],
+    max_turns: int = MAX_TURNS,
+) -> dict:
+    """The conversation ``state`` after one more exchange (``question`` as understood, the
+    user's and the answer's Markdown, the feedback ``record``, the passages shown), keeping the
+    last ``max_turns`` exchanges: older ones drop off the top of the chat, and the feedback
+    records, keyed by the answer's position in the chat, are re-keyed to match."""
+    messages = [
+        *state["messages"],
+        {"role": "user", "content": asked_md},
+        {"role": "assistant", "content": reply_md},
+    ]
+    turns = {**state["turns"], str(len(messages) - 1): record}
+    drop = max(0, len(messages) - 2 * max(1, max_turns))
+    if drop:
+        messages = messages[drop:]
+        turns = {str(int(i) - drop): t for i, t in turns.items() if int(i) >= drop}
+    return {
+        **state,
+        "questions": [*state["questions"], question][-max(1, max_turns) :],
+        "messages": messages,
+        "turns": turns,
+        "passages": passages,
+    }
+
+
 @dataclass
 class App:
     demo: object
@@ -409,8 +453,13 @@ def create_app(
     allow_upload: bool = False,
     feedback_file: Path | None = None,
     concurrency: int = 4,
+    max_sessions: int = MAX_SESSIONS,
+    max_turns: int = MAX_TURNS,
+    state_ttl: float = STATE_TTL_S,
 ) -> App:
-    """Build the Gradio Blocks (not launched) around a Service with ``embedder``."""
+    """Build the Gradio Blocks (not launched) around a Service with ``embedder``. Gradio keeps
+    at most ``max_sessions`` sessions, a conversation its last ``max_turns`` exchanges, for
+    ``state_ttl`` seconds after its last answer."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -446,16 +495,7 @@ def create_app(
         k = max(1, min(MAX_PASSAGES, int(k or settings.top_k)))
         turn = service.ask(question, state["questions"], k, filters)
         passages = [passage_record(p, turn.answer) for p in turn.result.passages]
-        messages = list(state["messages"])
-        messages.append({"role": "user", "content": md_escape(question)})
-        messages.append(
-            {
-                "role": "assistant",
-                "content": chat_markdown(question, turn.question, turn.answer, turn.result),
-            }
-        )
-        turns = dict(state["turns"])
-        turns[str(len(messages) - 1)] = {
+        record = {
             "asked": question,
             "question": turn.question,
             "answer": turn.answer.text,
@@ -464,11 +504,14 @@ def create_app(
             "filters": filters.describe(),
             "index_built_at": service.retriever.index.manifest.get("built_at"),
         }
-        state.update(
-            questions=[*state["questions"], turn.question],
-            messages=messages,
-            turns=turns,
-            passages=passages,
+        state = remember_turn(
+            state,
+            turn.question,
+            md_escape(question),
+            chat_markdown(question, turn.question, turn.answer, turn.result),
+            record,
+            passages,
+            max_turns,
         )
         log.info("answered in %.3fs: %s", turn.seconds, turn.question)
         return chat_outputs(state)
@@ -570,7 +613,7 @@ def create_app(
         analytics_enabled=False,
         delete_cache=(3600, 24 * 3600),  # Gradio's copies of uploads and page images
     ) as demo:
-        state = gr.State(_new_state())
+        state = gr.State(_new_state(), time_to_live=state_ttl)
         gr.Markdown(
             "# Ofsted reports on children's social care\n"
             "Ask a question: every sentence of an answer is copied from a report and cited "
@@ -738,6 +781,9 @@ def create_app(
         "enable_monitoring": False,
         "show_error": False,
         "quiet": True,
+        # Sessions held in memory (the least recently used dropped first); gradio's default
+        # is 10,000, each holding its own copy of the page's config and last outputs.
+        "state_session_capacity": max(1, max_sessions),
     }
     return App(demo, service, launch_kwargs)
 
@@ -844,4 +890,8 @@ def serve(
             + ("and upload files" if allow_upload else "questions"),
             err=True,
         )
-    launch(app, host, port, credentials)
+    trimmer = HeapTrimmer(lambda: app.service.answers, TRIM_EVERY_S).start()
+    try:
+        launch(app, host, port, credentials)
+    finally:
+        trimmer.stop()

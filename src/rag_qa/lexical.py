@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
 import snowballstemmer
 
-_STEMMER = snowballstemmer.stemmer("english")
+# A snowball stemmer keeps the word being stemmed on itself: one per thread (the web chat
+# answers on several threads; a shared one raised IndexError under load).
+_LOCAL = threading.local()
+STEM_CACHE_SIZE = 1 << 17  # words; bounded, since questions bring any words at all
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -24,10 +28,17 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
-@functools.cache
+def _stemmer():
+    stemmer = getattr(_LOCAL, "stemmer", None)
+    if stemmer is None:
+        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("english")
+    return stemmer
+
+
+@functools.lru_cache(maxsize=STEM_CACHE_SIZE)
 def stem(word: str) -> str:
-    """Snowball (Porter 2) English stem, cached: the vocabulary is small."""
-    return _STEMMER.stemWord(word.replace("’", "'").removesuffix("'s"))
+    """Snowball (Porter 2) English stem, cached (the most recent STEM_CACHE_SIZE words)."""
+    return _stemmer().stemWord(word.replace("’", "'").removesuffix("'s"))
 
 
 def tokenize(text: str) -> list[str]:

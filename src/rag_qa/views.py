@@ -3,9 +3,11 @@ panel, and PDF pages rendered with pdftoppm. Everything from a document is escap
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .answer import Answer
+from .memory import prune_files
 from .records import Chunk, Document, format_date
 
 log = logging.getLogger(__name__)
@@ -227,9 +230,15 @@ def index_html(manifest: dict, documents: dict[str, Document]) -> str:
 # PDF pages
 
 
-def render_pdf_page(pdf: Path, page: int, out_dir: Path, dpi: int = 90) -> Path | None:
-    """The page rendered to PNG with ``pdftoppm``, cached in ``out_dir``; None if that is not
-    possible (no pdftoppm, a broken file, a timeout)."""
+MAX_PAGE_IMAGES = 200  # rendered pages kept on disk (the least recently shown go first)
+
+
+def render_pdf_page(
+    pdf: Path, page: int, out_dir: Path, dpi: int = 90, keep: int = MAX_PAGE_IMAGES
+) -> Path | None:
+    """The page rendered to PNG with ``pdftoppm``, cached in ``out_dir`` (at most ``keep``
+    pages: the least recently shown are deleted); None if that is not possible (no pdftoppm,
+    a broken file, a timeout)."""
     exe = shutil.which("pdftoppm")
     if exe is None or page < 1:
         return None
@@ -241,6 +250,8 @@ def render_pdf_page(pdf: Path, page: int, out_dir: Path, dpi: int = 90) -> Path 
     out = out_dir / f"page-{key.hexdigest()[:20]}"
     png = out.with_suffix(".png")
     if png.exists():
+        with contextlib.suppress(OSError):
+            os.utime(png)  # recently shown: kept longest
         return png
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -254,4 +265,7 @@ def render_pdf_page(pdf: Path, page: int, out_dir: Path, dpi: int = 90) -> Path 
     except (OSError, subprocess.SubprocessError) as err:
         log.warning("could not render page %s of %s: %s", page, pdf, err)
         return None
+    if not png.exists():
+        return None
+    prune_files(out_dir, keep, "page-*.png")
     return png if png.exists() else None
