@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -83,6 +84,16 @@ def embedder_factory(settings: Settings):
     return lambda: load_embedder(settings.model, settings.precision)
 
 
+def ray_embedder_factory(
+    settings: Settings, address: str | None, actors: int | None, stack: contextlib.ExitStack
+):
+    """Embedding with Ray Data; the embedder is closed (Ray shut down) when ``stack`` is."""
+    from .distributed import RayEmbedder, RayOptions
+
+    options = RayOptions(address=address, actors=actors)
+    return lambda: stack.enter_context(RayEmbedder(settings.model, settings.precision, options))
+
+
 class WarningsToStderr(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         click.echo(f"warning: {record.getMessage()}", err=True)
@@ -104,12 +115,49 @@ def main(verbose: bool) -> None:
 @click.option("--full", is_flag=True, help="Rebuild everything, ignoring what is cached.")
 @click.option("--wait", is_flag=True, help="Wait for a build already running instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option(
+    "--ray",
+    "use_ray",
+    is_flag=True,
+    help="Embed with Ray Data: on this machine, or the cluster --ray-address names "
+    "(needs pip install 'rag-qa[ray]').",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Ray cluster for --ray, run from one of its nodes: 'auto' or HOST:6379 "
+    "(default: a Ray of its own on this machine).",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Model copies for --ray. Default: as many as fit the CPUs Ray sees with the torch "
+    "threads of a build here (bit-identical vectors); more share the CPUs with fewer threads "
+    "each (faster; bf16 vectors of short batches may differ by ~1e-3).",
+)
 @friendly_errors
-def index(settings: Settings, full: bool, wait: bool, as_json: bool) -> None:
+def index(
+    settings: Settings,
+    full: bool,
+    wait: bool,
+    as_json: bool,
+    use_ray: bool,
+    ray_address: str | None,
+    ray_actors: int | None,
+) -> None:
     """Build or refresh the index from the corpus folder (only what changed)."""
     from .build import run_build
 
-    summary = run_build(settings, embedder_factory(settings), full=full, wait=wait)
+    if not use_ray and (ray_address or ray_actors):
+        raise click.UsageError("--ray-address and --ray-actors only apply with --ray: add --ray")
+    with contextlib.ExitStack() as stack:
+        factory = embedder_factory(settings)
+        if use_ray:
+            factory = ray_embedder_factory(settings, ray_address, ray_actors, stack)
+        summary = run_build(settings, factory, full=full, wait=wait)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
         return

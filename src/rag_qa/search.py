@@ -57,7 +57,10 @@ def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> bool:
-    sa, sb = _shingles(a), _shingles(b)
+    return _shingles_overlap(_shingles(a), _shingles(b), threshold)
+
+
+def _shingles_overlap(sa: set, sb: set, threshold: float = 0.5) -> bool:
     if not sa or not sb:
         return False
     return len(sa & sb) / min(len(sa), len(sb)) >= threshold
@@ -71,7 +74,11 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings or Settings()
         self.docs = index.documents
-        self.councils = {d.doc_id: council_of_title(d.title) for d in self.docs.values()}
+        by_title: dict[str, str | None] = {}  # many reports share a title pattern
+        for d in self.docs.values():
+            if d.title not in by_title:
+                by_title[d.title] = council_of_title(d.title)
+        self.councils = {d.doc_id: by_title[d.title] for d in self.docs.values()}
         dated = [d.date or d.visit_end for d in self.docs.values() if d.date or d.visit_end]
         self.newest = date.fromisoformat(max(dated)) if dated else None
         rows = index.store.db.execute(
@@ -85,6 +92,22 @@ class Retriever:
         self.dense = DenseIndex(index.vectors, ef_search=self.settings.hnsw_ef_search)
         self.matrix = self.dense.matrix
         self.date_chunks = self._find_date_chunks()
+        # Each document's date spans as arrays ("" where missing): ``steer`` finds the
+        # documents of a period with a few vectorised comparisons, not one call per document.
+        listed = list(self.docs.values())
+        self._all_doc_ids = frozenset(d.doc_id for d in listed)
+        self._known_councils = frozenset(c for c in self.councils.values() if c)
+        self._listed_ids = [d.doc_id for d in listed]
+        both = [bool(d.visit_start and d.visit_end) for d in listed]
+        self._visit_ok = np.array(both, dtype=bool)
+        self._visit_start = np.array(
+            [d.visit_start if ok else "" for d, ok in zip(listed, both, strict=True)], dtype=str
+        )
+        self._visit_end = np.array(
+            [d.visit_end if ok else "" for d, ok in zip(listed, both, strict=True)], dtype=str
+        )
+        self._date_ok = np.array([bool(d.date) for d in listed], dtype=bool)
+        self._doc_date = np.array([d.date or "" for d in listed], dtype=str)
 
     @property
     def doc_of(self) -> np.ndarray:
@@ -102,12 +125,11 @@ class Retriever:
         """Documents to rank first, notes for the user, and, when the question's period or
         council matches no document, the passages whose text mentions it (the only evidence
         left: without any, the answer abstains)."""
-        docs = list(self.docs.values())
-        allowed = {d.doc_id for d in docs}
+        allowed = set(self._all_doc_ids)
         notes: list[str] = []
         steered = False
         mention: np.ndarray | None = None
-        known = {c for c in self.councils.values() if c}
+        known = self._known_councils
         if not intent.councils and self.settings.council in known:
             # A question that names no council is about the deployment's own council.
             allowed &= {i for i, c in self.councils.items() if c == self.settings.council}
@@ -123,7 +145,7 @@ class Retriever:
                 mention = self._mentions_any(intent.councils)
         if intent.period:
             p = intent.period
-            in_period = {d.doc_id for d in docs if overlaps(d, p.start, p.end)}
+            in_period = self._in_period(p.start, p.end)
             if in_period & allowed:
                 allowed &= in_period
                 steered = True
@@ -150,6 +172,14 @@ class Retriever:
             steered = True
         return (allowed if steered else None), notes, mention
 
+    def _in_period(self, start: date, end: date) -> set[str]:
+        """The documents whose visit or own date overlaps the period: ``overlaps`` for every
+        document, vectorised (ISO dates compare as strings, as there)."""
+        s, e = start.isoformat(), end.isoformat()
+        hit = self._visit_ok & (self._visit_start <= e) & (self._visit_end >= s)
+        hit |= self._date_ok & (self._doc_date <= e) & (self._doc_date >= s)
+        return {self._listed_ids[i] for i in np.flatnonzero(hit)}
+
     def _find_date_chunks(self) -> list[int]:
         """For each document, the passage holding the phrase its visit dates were read from."""
         found = []
@@ -159,8 +189,13 @@ class Retriever:
             }
             if not evidence:
                 continue
-            for vec_id, chunk, _ in self.index.store.chunks(doc.doc_id):
-                flat = " ".join(chunk.text.split())
+            # Rows are read lazily: the phrase is usually in the first passage or two, and a
+            # Chunk per passage of every document made loading an index of 1M passages slow.
+            rows = self.index.store.db.execute(
+                "SELECT vec_id, text FROM chunks WHERE doc_id = ? ORDER BY vec_id", (doc.doc_id,)
+            )
+            for vec_id, text in rows:
+                flat = " ".join(text.split())
                 if any(e in flat for e in evidence):
                     found.append(vec_id)
                     break
@@ -305,13 +340,18 @@ class Retriever:
     def _fuse(
         self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, mode: str
     ) -> list[int]:
-        pool = np.flatnonzero(mask)
-        if pool.size == 0:
+        size = int(np.count_nonzero(mask))
+        if size == 0:
             return []
-        depth = min(self.settings.candidates, pool.size)
-        d_pool = pool if self.dense.exact or mode == "bm25" else pool[np.isfinite(dense[pool])]
+        depth = min(self.settings.candidates, size)
+        # Candidate pools as one pass over boolean arrays each (ascending ids, as before):
+        # gathering scores[pool] for a pool of ~1M passages cost several ms per part.
+        if self.dense.exact or mode == "bm25":
+            d_pool = np.flatnonzero(mask)
+        else:
+            d_pool = np.flatnonzero(mask & np.isfinite(dense))
         d_top = top_ids(dense, d_pool, depth).tolist()
-        b_top = top_ids(lexical, pool[lexical[pool] > 0], depth).tolist()
+        b_top = top_ids(lexical, np.flatnonzero(mask & (lexical > 0)), depth).tolist()
         if mode == "dense":
             return d_top
         if mode == "bm25":
@@ -336,6 +376,13 @@ class Retriever:
         """Top ``k`` passages, a passage also found in another file merged into the first."""
         head = order[: max(k * 4, 20)]
         chunks = self.index.chunks(head)
+        shingles: dict[int, set] = {}  # each passage's shingles, made once (not per pair)
+
+        def shingles_of(vec_id: int) -> set:
+            if vec_id not in shingles:
+                shingles[vec_id] = _shingles(chunks[vec_id].text)
+            return shingles[vec_id]
+
         kept: list[tuple[int, list[tuple[str, int | None]]]] = []
         for vec_id in head:
             chunk = chunks[vec_id]
@@ -344,7 +391,7 @@ class Retriever:
                     entry
                     for entry in kept
                     if chunks[entry[0]].doc_id != chunk.doc_id
-                    and near_duplicate(chunks[entry[0]].text, chunk.text)
+                    and _shingles_overlap(shingles_of(entry[0]), shingles_of(vec_id))
                 ),
                 None,
             )

@@ -79,8 +79,17 @@ def read_vectors(path: Path):
         return faiss.read_index(str(path))
 
 
+class _Vectors:
+    """The owner of a view into faiss' memory: keeps the index alive while the view is."""
+
+    def __init__(self, index, view: np.ndarray):
+        self.index = index
+        self.__array_interface__ = view.__array_interface__
+
+
 def stored_matrix(index) -> np.ndarray:
-    """The stored vectors (n x d), a view into faiss' memory where possible."""
+    """The stored vectors (n x d), a view into faiss' memory where possible; the view keeps
+    ``index`` alive (its ``base``), so it stays valid after the caller drops the index."""
     import faiss
 
     flat = index
@@ -90,8 +99,12 @@ def stored_matrix(index) -> np.ndarray:
         n, d = flat.ntotal, flat.d
         if n == 0:
             return np.zeros((0, d), dtype=np.float32)
-        return faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+        view = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d)
+        return np.asarray(_Vectors(index, view))
     return index.reconstruct_n(0, index.ntotal)
+
+
+_BLOCK_ROWS = 256  # rows copied per block by DenseIndex.all_scores (384 KB at 384 dims)
 
 
 class DenseIndex:
@@ -107,7 +120,22 @@ class DenseIndex:
         self.size = int(index.ntotal)
 
     def all_scores(self, q: np.ndarray) -> np.ndarray:
-        return self.matrix @ q
+        if self.matrix.flags.aligned or self.size == 0:
+            return self.matrix @ q
+        # A memory-mapped index file leaves the vectors at an address that is not a multiple
+        # of 4, where numpy's matmul falls back to a loop 5-10x slower than BLAS (100k
+        # passages: ~70-90 ms instead of ~15 ms). Copy blocks of rows, as bytes, into an
+        # aligned buffer and score each block with BLAS: the same products, bit for bit.
+        n = self.matrix.shape[0]
+        out = np.empty(n, dtype=np.result_type(self.matrix, q))
+        raw = self.matrix.view(np.uint8)
+        buf = np.empty((_BLOCK_ROWS, self.matrix.shape[1]), dtype=self.matrix.dtype)
+        buf_bytes = buf.view(np.uint8)
+        for a in range(0, n, _BLOCK_ROWS):
+            b = min(n, a + _BLOCK_ROWS)
+            buf_bytes[: b - a] = raw[a:b]
+            np.matmul(buf[: b - a], q, out=out[a:b])
+        return out
 
     def scores(self, ids: np.ndarray, q: np.ndarray) -> np.ndarray:
         return self.matrix[ids] @ q
@@ -122,6 +150,12 @@ class DenseIndex:
         params = faiss.SearchParametersHNSW()
         params.efSearch = max(self.ef_search, k)
         if mask is not None:
+            # The graph search keeps only the neighbours the selector allows, so a selective
+            # mask leaves it too few to choose from (1M passages, a 6% mask: top-10 overlap
+            # with exact search 0.54): widen efSearch by the mask's rarity, up to 16x.
+            share = np.count_nonzero(mask) / max(self.size, 1)
+            if 0 < share < 0.5:
+                params.efSearch = int(min(params.efSearch / share, params.efSearch * 16))
             bits = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
             params.sel = selector
