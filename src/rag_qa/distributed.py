@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# GROUP_BATCHES: texts per model call in batches of ``batch_size``, the slice the build
+# embeds at once (shared, so that Ray's vectors stay identical to the build's).
+from .embed_stage import GROUP_BATCHES
 from .embedding import ModelError, SentenceTransformerEmbedder
-
-# Texts per model call, in batches of ``batch_size``: the slice run_build embeds at once.
-GROUP_BATCHES = 8
 
 # Set in every actor: no hub look-ups, no progress bars, no tokenizer threads.
 WORKER_ENV = {

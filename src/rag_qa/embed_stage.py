@@ -21,6 +21,10 @@ from .records import Chunk, Document
 from .settings import Settings
 from .store import Store
 
+# Texts per model call: batch_size x this. Ray's actors encode exactly the same slices
+# (rag_qa.distributed), which keeps their vectors bit-identical to a single-process build.
+GROUP_BATCHES = 8
+
 
 def embed_key(model: str, precision: str, text: str) -> str:
     return hashlib.sha256(f"{model}\0{precision}\0{text}".encode()).hexdigest()[:32]
@@ -34,7 +38,7 @@ class EmbedStage:
         self.model_name = embedder.name
         self.precision = getattr(embedder, "precision", "fp32")
         self.bulk = bool(getattr(embedder, "bulk", False))
-        self.batch = max(1, settings.batch_size) * 8
+        self.batch = max(1, settings.batch_size) * GROUP_BATCHES
         self.key_of: dict[str, str] = {}  # chunk_id -> embedding key
         self.vectors: dict[str, np.ndarray] = {}  # key -> vector (cached or encoded)
         self.pending: dict[str, str] = {}  # key -> text, still to encode
