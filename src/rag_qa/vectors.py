@@ -104,6 +104,8 @@ def stored_matrix(index) -> np.ndarray:
     return index.reconstruct_n(0, index.ntotal)
 
 
+# How far DenseIndex.top widens efSearch for a selective mask (see there).
+MASK_EF_FACTOR = 16
 _BLOCK_ROWS = 256  # rows copied per block by DenseIndex.all_scores (384 KB at 384 dims)
 
 
@@ -152,10 +154,11 @@ class DenseIndex:
         if mask is not None:
             # The graph search keeps only the neighbours the selector allows, so a selective
             # mask leaves it too few to choose from (1M passages, a 6% mask: top-10 overlap
-            # with exact search 0.54): widen efSearch by the mask's rarity, up to 16x.
+            # with exact search 0.54): widen efSearch by the mask's rarity, within a limit.
             share = np.count_nonzero(mask) / max(self.size, 1)
             if 0 < share < 0.5:
-                params.efSearch = int(min(params.efSearch / share, params.efSearch * 16))
+                widest = params.efSearch * MASK_EF_FACTOR
+                params.efSearch = int(min(params.efSearch / share, widest))
             bits = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))
             params.sel = selector
