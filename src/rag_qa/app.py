@@ -131,13 +131,11 @@ def filtered_search(retriever, question: str, k: int, filters: Filters, mode: st
     index fill the rest."""
     if not filters.active:
         return retriever.search(question, k=k, mode=mode)
-    import numpy as np
-
     result = retriever.search(question, k=max(k, FILTER_POOL), mode=mode)
     kept = [p for p in result.passages if filters.matches(p.document)][:k]
     if len(kept) < k:
         allowed = {d for d, doc in retriever.docs.items() if filters.matches(doc)}
-        mask = np.isin(retriever.doc_of, list(allowed))
+        mask = retriever.doc_mask(allowed)
         if mask.any():
             order, dense, lexical, _ = retriever.rank(
                 question, mode or retriever.settings.mode, mask
