@@ -300,14 +300,21 @@ class Retriever:
         )
         t3 = time.perf_counter()
         parts = [np.ones(n, dtype=bool)] if first is None else [first, ~first]
+        # Each part's BM25 candidates, found once for the dense candidates and the fusion.
+        depth = self.settings.candidates
+        b_tops = [top_ids(lexical, np.flatnonzero(part & (lexical > 0)), depth) for part in parts]
         if q is None:
             dense = np.zeros(n, dtype=np.float32)
         elif self.dense.exact:
             dense = self.dense.all_scores(q)
         else:
-            dense = self._dense_candidates(q, lexical, parts)
+            dense = self._dense_candidates(q, parts, b_tops)
         t4 = time.perf_counter()
-        order = [i for part in parts for i in self._fuse(dense, lexical, part, mode)]
+        order = [
+            i
+            for part, b_top in zip(parts, b_tops, strict=True)
+            for i in self._fuse(dense, lexical, part, mode, b_top)
+        ]
         t5 = time.perf_counter()
         return (
             order,
@@ -317,13 +324,13 @@ class Retriever:
         )
 
     def _dense_candidates(
-        self, q: np.ndarray, lexical: np.ndarray, parts: list[np.ndarray]
+        self, q: np.ndarray, parts: list[np.ndarray], b_tops: list[np.ndarray]
     ) -> np.ndarray:
         """Approximate index: exact cosines for each part's graph neighbours and BM25
         candidates (a small part is scored whole); -inf for every other passage."""
         depth = self.settings.candidates
         found = []
-        for part in parts:
+        for part, b_top in zip(parts, b_tops, strict=True):
             size = int(np.count_nonzero(part))
             if size == 0:
                 continue
@@ -331,15 +338,16 @@ class Retriever:
                 found.append(np.flatnonzero(part))
                 continue
             found.append(self.dense.top(q, depth, None if size == len(part) else part))
-            found.append(top_ids(lexical, np.flatnonzero(part & (lexical > 0)), depth))
+            found.append(b_top)
         ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
         dense = np.full(self.dense.size, -np.inf, dtype=np.float32)
         dense[ids] = self.dense.scores(ids, q)
         return dense
 
     def _fuse(
-        self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, mode: str
+        self, dense: np.ndarray, lexical: np.ndarray, mask: np.ndarray, mode: str, b_top
     ) -> list[int]:
+        """One part's ranking; ``b_top``: its BM25 candidates (ids, best first)."""
         size = int(np.count_nonzero(mask))
         if size == 0:
             return []
@@ -351,7 +359,7 @@ class Retriever:
         else:
             d_pool = np.flatnonzero(mask & np.isfinite(dense))
         d_top = top_ids(dense, d_pool, depth).tolist()
-        b_top = top_ids(lexical, np.flatnonzero(mask & (lexical > 0)), depth).tolist()
+        b_top = b_top[:depth].tolist()
         if mode == "dense":
             return d_top
         if mode == "bm25":
