@@ -185,3 +185,26 @@ def test_plain_index_repairs_a_damaged_generation(settings):
     s = build(settings)
     assert s.full and "not reusable" in s.note
     assert ask(settings, "care leavers")
+
+
+def test_an_opened_index_reads_page_texts_one_document_at_a_time(settings):
+    from conftest import PDF_SOURCE
+
+    from rag_qa.views import index_html
+
+    run_build(settings, lambda: load_embedder(settings.model), progress=False)
+    index = open_index(settings)
+    try:
+        # Searching needs no page text: the opened index's records carry none ...
+        assert all(d.pages == () for d in index.documents.values())
+        pdf = next(d for d in index.documents.values() if d.source == PDF_SOURCE)
+        # ... and one document's pages are read when asked for, exactly as they were stored.
+        full = index.document(pdf.doc_id)
+        assert [p.number for p in full.pages] == [1, 2, 3]
+        assert "Headline findings" in full.pages[0].text
+        assert full == {d.source: d for d in index.store.documents()}[PDF_SOURCE]
+        assert index.document("no such id") is None
+        # The Index tab's page counts come from the manifest, not from page texts.
+        assert "<td class='rq-num'>3</td>" in index_html(index.manifest, index.documents)
+    finally:
+        index.close()

@@ -401,7 +401,7 @@ def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(
     assert search(fuzz_settings, "headline findings", k=1)[0] in GOOD
     index = open_index(fuzz_settings)
     try:
-        docs = {d.source: d for d in index.documents.values()}
+        docs = {d.source: index.document(d.doc_id) for d in index.documents.values()}
     finally:
         index.close()
     assert set(docs) == set(GOOD)
@@ -483,6 +483,74 @@ def test_one_worker_parses_file_after_file_and_is_retired_after_its_quota(tmp_pa
             parser(paths[4], "junk.pdf")
         assert parser(paths[0], "report.pdf")  # a file's error does not end its worker
         assert parser.started == 2
+
+
+def test_workers_run_at_the_niceness_asked_for():
+    import os
+
+    with PdfParser(PdfLimits(timeout_s=60, memory_mb=1536, nice=5), workers=1) as parser:
+        assert parser(FIXTURES / "report.pdf", "report.pdf")
+        (worker,) = parser._idle
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 5)
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == expected
+
+
+class _Clock:
+    """A fake wall clock and worker CPU clock for ``_Worker._time_left``."""
+
+    def __init__(self, monkeypatch):
+        self.wall, self.cpu = 100.0, 5.0
+        monkeypatch.setattr(isolate.time, "monotonic", lambda: self.wall)
+        monkeypatch.setattr(isolate, "_cpu_seconds", lambda pid: self.cpu)
+
+
+def _worker_at(limits: PdfLimits, clock: _Clock) -> isolate._Worker:
+    worker = object.__new__(isolate._Worker)  # no process: only the clock arithmetic
+    worker.limits = limits
+    worker.proc = type("P", (), {"pid": 1})()
+    worker._started = (clock.wall, clock.cpu)
+    return worker
+
+
+def test_the_timeout_counts_the_workers_cpu_seconds_not_its_wait_for_a_core(monkeypatch):
+    clock = _Clock(monkeypatch)
+    worker = _worker_at(PdfLimits(timeout_s=10), clock)
+    assert worker._time_left() == 10
+    clock.wall += 12  # 12 s later, but the worker had the CPU for 3 s of them
+    clock.cpu += 3
+    assert worker._time_left() == 7
+    clock.wall += 5
+    clock.cpu += 7  # now it has parsed for its 10 s
+    assert worker._time_left() == 0
+
+
+def test_a_worker_starved_or_asleep_is_still_stopped_on_the_wall_clock(monkeypatch):
+    clock = _Clock(monkeypatch)
+    worker = _worker_at(PdfLimits(timeout_s=10), clock)
+    clock.wall += 38  # no CPU used at all: the wall-clock cap (4 x 10 s) is 2 s away
+    assert worker._time_left() == 2
+    clock.wall += 2
+    assert worker._time_left() == 0
+
+
+def test_without_cpu_times_the_timeout_is_wall_clock(monkeypatch):
+    clock = _Clock(monkeypatch)
+    worker = _worker_at(PdfLimits(timeout_s=10), clock)
+    monkeypatch.setattr(isolate, "_cpu_seconds", lambda pid: None)
+    clock.wall += 4
+    assert worker._time_left() == 6
+    assert _worker_at(PdfLimits(timeout_s=0), clock)._time_left() is None
+
+
+def test_cpu_seconds_of_a_live_process_are_read_from_proc():
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc is Linux's")
+    mine = isolate._cpu_seconds(os.getpid())
+    assert mine is not None and mine > 0
+    assert isolate._cpu_seconds(2**22 + 12345) is None  # no such process
 
 
 @pytest.mark.slow
@@ -579,8 +647,9 @@ def test_build_uses_the_settings_limits(settings, monkeypatch):
     monkeypatch.setattr(B, "PdfParser", spy)
     limited = replace(settings, pdf_timeout_s=7, pdf_memory_mb=900)
     summary = run_build(limited, lambda: load_embedder(FAKE_MODEL), progress=False)
-    assert seen == [(PdfLimits(7, 900), 2)] and summary.documents == 3
+    assert seen == [(PdfLimits(7, 900, 19), 2)] and summary.documents == 3
     # The limits do not change what is indexed: they stay out of the index key.
     assert (
-        Settings().index_key() == replace(Settings(), pdf_timeout_s=1, pdf_memory_mb=1).index_key()
+        Settings().index_key()
+        == replace(Settings(), pdf_timeout_s=1, pdf_memory_mb=1, pdf_nice=0).index_key()
     )

@@ -286,7 +286,8 @@ class Service:
         return Turn(asked, question, answer, result, time.perf_counter() - started, filters)
 
     def document(self, doc_id: str) -> Document | None:
-        return self.retriever.docs.get(doc_id)
+        """The document with its page texts (the retriever's records have none)."""
+        return self.retriever.index.document(doc_id)
 
     def save_feedback(self, record: dict) -> None:
         if self.feedback_file is None:

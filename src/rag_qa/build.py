@@ -217,7 +217,8 @@ def run_build(
         # PDFs are parsed in child processes under a time and memory limit (rag_qa.isolate),
         # a few files ahead of this loop; text files are read here.
         pdf_parser = PdfParser(
-            PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb), settings.pdf_workers
+            PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_nice),
+            settings.pdf_workers,
         )
         try:
             pdf_parser.prefetch(

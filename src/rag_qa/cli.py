@@ -360,7 +360,7 @@ def docs(settings: Settings, as_json: bool) -> None:
                         "date": doc.date,
                         "visit_start": doc.visit_start,
                         "visit_end": doc.visit_end,
-                        "pages": len(doc.pages),
+                        "pages": entry.get("pages"),
                         "chunks": entry.get("chunks"),
                         "dates": [m.__dict__ for m in doc.dates],
                     },
@@ -370,7 +370,7 @@ def docs(settings: Settings, as_json: bool) -> None:
             continue
         click.echo(click.style(doc.title, bold=True) + f"  [{doc.doc_type}]")
         click.echo(
-            f"  source: {doc.source}  ({len(doc.pages)} pages, {entry.get('chunks')} chunks)"
+            f"  source: {doc.source}  ({entry.get('pages')} pages, {entry.get('chunks')} chunks)"
         )
         click.echo(
             f"  date: {doc.date or '-'}   visit: {doc.visit_start or '-'} to {doc.visit_end or '-'}"

@@ -19,11 +19,15 @@ class LoadedIndex:
     manifest: dict
     store: Store
     vectors: object  # faiss.Index
-    documents: dict[str, Document]
+    documents: dict[str, Document]  # without their page texts: see ``document``
     bm25: Bm25Index
 
     def chunks(self, vec_ids: list[int]) -> dict[int, Chunk]:
         return self.store.chunks_by_vec_ids(vec_ids)
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document with its page texts, read from the store when asked for."""
+        return self.store.document(doc_id) if doc_id in self.documents else None
 
     def close(self) -> None:
         self.store.close()
@@ -52,7 +56,7 @@ def open_index(settings: Settings) -> LoadedIndex:
         ) from err
     try:
         store = Store(store_path)
-        documents = {d.doc_id: d for d in store.documents()}
+        documents = {d.doc_id: d for d in store.documents(pages=False)}
         n_chunks = store.count("chunks")
     except Exception as err:  # sqlite3.DatabaseError and friends
         raise G.IndexError_(

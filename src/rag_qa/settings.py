@@ -52,11 +52,14 @@ class Settings:
     # Per-file guards for the loaders.
     max_file_bytes: int = 200 * 1024 * 1024
     # The index build parses each PDF in a child process (rag_qa.isolate), killed after
-    # ``pdf_timeout_s`` seconds, with ``pdf_memory_mb`` of address space; ``pdf_workers``
+    # ``pdf_timeout_s`` seconds of CPU, with ``pdf_memory_mb`` of address space; ``pdf_workers``
     # children parse ahead of the build loop. 0 or less: no time / memory limit.
     pdf_timeout_s: float = 60.0
     pdf_memory_mb: int = 1536
     pdf_workers: int = 2
+    # The workers' niceness: they parse while the model is not using the cores (on 2 cores,
+    # sharing them evenly made both the model and the parsing slower; rag_qa.isolate).
+    pdf_nice: int = 19
     # Vector index (see rag_qa.vectors): exact search below ``ann_min_chunks`` passages,
     # an HNSW graph from there on (0: always exact). Written into each new generation.
     ann_min_chunks: int = 250_000

@@ -117,29 +117,29 @@ class Store:
                     found[row["key"]] = vec
         return found
 
-    def documents(self) -> list[Document]:
-        pages: dict[str, list[Page]] = {}
-        for row in self.db.execute("SELECT doc_id, number, text FROM pages ORDER BY doc_id, idx"):
-            pages.setdefault(row["doc_id"], []).append(Page(row["number"], row["text"]))
-        docs = []
-        for row in self.db.execute("SELECT * FROM documents ORDER BY source"):
-            docs.append(
-                Document(
-                    doc_id=row["doc_id"],
-                    source=row["source"],
-                    title=row["title"],
-                    doc_type=row["doc_type"],
-                    date=row["date"],
-                    visit_start=row["visit_start"],
-                    visit_end=row["visit_end"],
-                    dates=tuple(DateMention(**m) for m in json.loads(row["dates_json"])),
-                    pages=tuple(pages.get(row["doc_id"], [])),
-                    content_hash=row["content_hash"],
-                    source_url=row["source_url"],
-                    warnings=tuple(json.loads(row["warnings_json"])),
-                )
-            )
-        return docs
+    def documents(self, pages: bool = True) -> list[Document]:
+        """Every document, by source. ``pages=False``: without their page texts (``pages`` is
+        empty), which is what searching needs; an index of a million passages holds gigabytes
+        of page text, read one document at a time by ``document``."""
+        texts: dict[str, list[Page]] = {}
+        if pages:
+            rows = self.db.execute("SELECT doc_id, number, text FROM pages ORDER BY doc_id, idx")
+            for row in rows:
+                texts.setdefault(row["doc_id"], []).append(Page(row["number"], row["text"]))
+        return [
+            _document(row, tuple(texts.get(row["doc_id"], [])))
+            for row in self.db.execute("SELECT * FROM documents ORDER BY source")
+        ]
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document with its page texts."""
+        row = self.db.execute("SELECT * FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        rows = self.db.execute(
+            "SELECT number, text FROM pages WHERE doc_id = ? ORDER BY idx", (doc_id,)
+        )
+        return _document(row, tuple(Page(r["number"], r["text"]) for r in rows))
 
     def chunks(self, doc_id: str | None = None) -> list[tuple[int, Chunk, str]]:
         sql = "SELECT * FROM chunks"
@@ -175,4 +175,21 @@ def _chunk(r: sqlite3.Row) -> Chunk:
         char_end=r["char_end"],
         section=r["section"],
         token_count=r["token_count"],
+    )
+
+
+def _document(row: sqlite3.Row, pages: tuple[Page, ...]) -> Document:
+    return Document(
+        doc_id=row["doc_id"],
+        source=row["source"],
+        title=row["title"],
+        doc_type=row["doc_type"],
+        date=row["date"],
+        visit_start=row["visit_start"],
+        visit_end=row["visit_end"],
+        dates=tuple(DateMention(**m) for m in json.loads(row["dates_json"])),
+        pages=pages,
+        content_hash=row["content_hash"],
+        source_url=row["source_url"],
+        warnings=tuple(json.loads(row["warnings_json"])),
     )

@@ -205,7 +205,7 @@ def index_html(manifest: dict, documents: dict[str, Document]) -> str:
             f"<td>{html.escape(doc.doc_type)}</td>"
             f"<td>{format_date(doc.date) if doc.date else 'undated'}</td>"
             f"<td>{html.escape(visit)}</td>"
-            f"<td class='rq-num'>{len(doc.pages)}</td>"
+            f"<td class='rq-num'>{entry.get('pages', '–')}</td>"
             f"<td class='rq-num'>{entry.get('chunks', '–')}</td>"
             "</tr>"
         )
