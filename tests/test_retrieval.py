@@ -9,6 +9,7 @@ from rag_qa.answer import build_answer
 from rag_qa.build import run_build
 from rag_qa.embedding import load_embedder
 from rag_qa.index import open_index
+from rag_qa.query import analyse
 from rag_qa.search import Retriever, near_duplicate
 
 CARE_2019 = """5 March 2019
@@ -166,3 +167,23 @@ def test_answer_prefers_findings_to_first_person_quotes():
         "What did Ofsted say about management oversight?", [Passage(1, 1.0, chunk, doc)]
     ).sentences
     assert chosen[0].text == "However, they criticised the visibility of management oversight."
+
+
+def test_passages_outside_the_steered_documents_are_ranked_only_when_needed(retriever):
+    """``rank(..., need=n)``: the first n of the order are those of the full ranking; the
+    passages outside ``first`` are skipped once ``first`` alone gives n."""
+    import numpy as np
+
+    question = "What did the 2019 focused visit say about management oversight?"
+    allowed, _, _ = retriever.steer(analyse(question))
+    first = retriever.passage_mask(allowed)
+    assert 0 < first.sum() < len(first)
+    full, _, _, _ = retriever.rank(question, "hybrid", first)
+    inside = [i for i in full if first[i]]
+    assert full[: len(inside)] == inside and len(full) > len(inside)  # steered ones first
+    for need in (1, len(inside)):
+        lazy, _, _, _ = retriever.rank(question, "hybrid", first, need=need)
+        assert lazy == inside  # enough inside ``first``: nothing else ranked
+    more, _, _, _ = retriever.rank(question, "hybrid", first, need=len(inside) + 1)
+    assert more == full  # not enough: the rest ranked after, exactly as without ``need``
+    assert np.array_equal(retriever.passage_mask(allowed), allowed[retriever.doc_code])

@@ -104,5 +104,7 @@ class Bm25Index:
     def idf(self, token: str) -> float:
         """Lucene-style idf; a word the index has never seen gets the highest value."""
         n = self.size
-        df = len(self.postings(token))
+        tid = self._vocab.get(token)
+        indptr = self._model.scores["indptr"]
+        df = 0 if tid is None else int(indptr[tid + 1] - indptr[tid])  # no copy of the postings
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
