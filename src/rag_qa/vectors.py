@@ -109,7 +109,6 @@ def stored_matrix(index) -> np.ndarray:
 # recall@10 against exact search of the masked part and time per search were: x16 0.997,
 # 23 ms; x8 0.993, 11 ms; x4 0.986, 5.8 ms; x2 0.947, 3.1 ms.
 MASK_EF_FACTOR = 4
-_BLOCK_ROWS = 256  # rows copied per block by DenseIndex.all_scores (384 KB at 384 dims)
 
 
 class DenseIndex:
@@ -125,21 +124,21 @@ class DenseIndex:
         self.size = int(index.ntotal)
 
     def all_scores(self, q: np.ndarray) -> np.ndarray:
-        if self.matrix.flags.aligned or self.size == 0:
-            return self.matrix @ q
-        # A memory-mapped index file leaves the vectors at an address that is not a multiple
-        # of 4, where numpy's matmul falls back to a loop 5-10x slower than BLAS (100k
-        # passages: ~70-90 ms instead of ~15 ms). Copy blocks of rows, as bytes, into an
-        # aligned buffer and score each block with BLAS: the same products, bit for bit.
-        n = self.matrix.shape[0]
-        out = np.empty(n, dtype=np.result_type(self.matrix, q))
-        raw = self.matrix.view(np.uint8)
-        buf = np.empty((_BLOCK_ROWS, self.matrix.shape[1]), dtype=self.matrix.dtype)
-        buf_bytes = buf.view(np.uint8)
-        for a in range(0, n, _BLOCK_ROWS):
-            b = min(n, a + _BLOCK_ROWS)
-            buf_bytes[: b - a] = raw[a:b]
-            np.matmul(buf[: b - a], q, out=out[a:b])
+        """The inner product of ``q`` with every stored vector, by faiss's own SIMD kernel
+        (``fvec_inner_products_ny``, what a flat search runs). A memory-mapped index file
+        leaves the vectors at an address that is not a multiple of 4, where numpy's matmul
+        falls back to a loop 5-10x slower than BLAS; this kernel reads them where they are
+        (100k passages: 12.9 ms, against 19.7 ms for BLAS over aligned copies of blocks and
+        15.3 ms for faiss's flat search itself)."""
+        import faiss
+
+        q = np.ascontiguousarray(q, dtype=np.float32)
+        out = np.empty(self.size, dtype=np.float32)
+        if self.size:
+            matrix = np.ascontiguousarray(self.matrix, dtype=np.float32)  # as stored: no copy
+            faiss.fvec_inner_products_ny(
+                faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(matrix), q.size, self.size
+            )
         return out
 
     def scores(self, ids: np.ndarray, q: np.ndarray) -> np.ndarray:
