@@ -187,3 +187,12 @@ def test_passages_outside_the_steered_documents_are_ranked_only_when_needed(retr
     more, _, _, _ = retriever.rank(question, "hybrid", first, need=len(inside) + 1)
     assert more == full  # not enough: the rest ranked after, exactly as without ``need``
     assert np.array_equal(retriever.passage_mask(allowed), allowed[retriever.doc_code])
+
+
+def test_when_did_the_visit_take_place_ranks_the_passage_the_dates_were_read_from(retriever):
+    result = retriever.search("When did the 2019 focused visit take place?", k=3)
+    top = result.passages[0]
+    assert top.document.source == "fv 2019.txt"
+    assert "12 and 13 February 2019" in " ".join(top.chunk.text.split())
+    assert all(isinstance(i, int) for i in retriever.date_chunks)
+    assert len(retriever.date_chunks) >= 4  # one per document that says when its visit was
