@@ -335,3 +335,26 @@ def test_intent_is_frozen():
 def test_before_or_after_an_event_means_the_event(question, start, end):
     period = analyse(question, newest=date(2026, 1, 12)).period
     assert (period.start, period.end) == (start, end)
+
+
+def test_the_any_council_prefilter_matches_wherever_a_council_pattern_does():
+    """``council_mentions`` skips the 180 patterns when the combined one finds nothing: it
+    must match every text any single pattern matches (here every alias, in every case and a
+    few contexts, guarded ones included)."""
+    from rag_qa import councils as C
+
+    texts = ["What did Ofsted say about caseloads in 2018?", "reading the New York report"]
+    for _, alias, _ in C._PATTERNS:
+        for form in (alias, alias.lower(), alias.upper(), alias.replace(" and ", " & ")):
+            texts += [form, f"Ofsted's visit to {form}, in 2019.", f"({form}'s leavers)"]
+    hits = 0
+    for text in texts:
+        if any(p.search(text) for _, _, p in C._PATTERNS):
+            hits += 1
+            assert C._ANY.search(text), text
+    assert hits > 500
+    assert C.council_mentions("What did Ofsted say about caseloads?") == ()
+    assert [m.name for m in C.council_mentions("Slough and Telford & Wrekin")] == [
+        "Slough",
+        "Telford and Wrekin",
+    ]

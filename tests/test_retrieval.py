@@ -196,3 +196,13 @@ def test_when_did_the_visit_take_place_ranks_the_passage_the_dates_were_read_fro
     assert "12 and 13 February 2019" in " ".join(top.chunk.text.split())
     assert all(isinstance(i, int) for i in retriever.date_chunks)
     assert len(retriever.date_chunks) >= 4  # one per document that says when its visit was
+
+
+@pytest.mark.parametrize("words", [0, 1, 7, 8, 9, 40])
+def test_shingles_are_every_run_of_eight_words(words):
+    from rag_qa.search import _shingles
+
+    text = " ".join(f"W{i % 11}," for i in range(words))
+    w = [f"w{i % 11}" for i in range(words)]
+    expected = {tuple(w[i : i + 8]) for i in range(max(1, words - 7))}
+    assert _shingles(text) == expected

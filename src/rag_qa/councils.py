@@ -241,10 +241,13 @@ def _word_pattern(word: str) -> str:
     return re.escape(word)
 
 
-def _compile(alias: str) -> re.Pattern[str]:
+def _body(alias: str) -> str:
     words = [w for w in re.split(r"[\s,\-]+", alias) if w]
-    body = _SEP.join(_word_pattern(w) for w in words)
-    body = _NOT_AFTER.get(alias, "") + r"(?<![\w&])" + body + r"(?![\w&])"
+    return _SEP.join(_word_pattern(w) for w in words)
+
+
+def _compile(alias: str) -> re.Pattern[str]:
+    body = _NOT_AFTER.get(alias, "") + r"(?<![\w&])" + _body(alias) + r"(?![\w&])"
     return re.compile(body, 0 if alias in CASE_SENSITIVE else re.IGNORECASE)
 
 
@@ -255,6 +258,13 @@ _PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
 )
 
 COUNCIL_NAMES: tuple[str, ...] = tuple(name for name, _ in COUNCILS)
+
+# Every alias at once, ignoring case and the "not after" guards: it matches wherever one of
+# _PATTERNS could (and more), so a text it does not match names no council. Most questions
+# name none, and one search (~17 us) is cheaper than 180 (~235 us).
+_ANY = re.compile(
+    r"(?<![\w&])(?:" + "|".join(_body(a) for _, a, _ in _PATTERNS) + r")(?![\w&])", re.IGNORECASE
+)
 
 
 def _plausible(alias: str, text: str, m: re.Match[str]) -> bool:
@@ -268,6 +278,8 @@ def _plausible(alias: str, text: str, m: re.Match[str]) -> bool:
 
 def council_mentions(text: str) -> tuple[CouncilMention, ...]:
     """Every council mention in ``text``, in order; overlapping names keep the longest."""
+    if not _ANY.search(text):
+        return ()
     found = [
         (m.start(), m.end(), name)
         for name, alias, pattern in _PATTERNS

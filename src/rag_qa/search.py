@@ -52,9 +52,16 @@ def overlaps(doc: Document, start: date, end: date) -> bool:
     return any(a <= e and b >= s for a, b in spans)
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+
+
 def _shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z0-9]+", text.lower())
-    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+    """The text's runs of ``n`` words (one run of all of them when it is shorter)."""
+    words = _WORD.findall(text.lower())
+    if len(words) < n:
+        return {tuple(words)}
+    # The tuples are made in C, not in a loop; the shorter slices end the runs on purpose.
+    return set(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.5) -> bool:
