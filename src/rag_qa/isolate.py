@@ -207,10 +207,9 @@ class _Worker:
         fd = self.proc.stdout.fileno()
         chunks, got = [], 0
         while got < n:
-            wait = self._time_left()
-            ready, _, _ = select.select([fd], [], [], wait)
-            if not ready:
-                if self._time_left() > 0:
+            ready, _, _ = select.select([fd], [], [], self._time_left())
+            if not ready:  # only with a limit: select without a timeout waits for data
+                if self._time_left():
                     continue  # the worker waited for a core: its CPU budget is not spent
                 raise TimeoutError
             data = os.read(fd, min(n - got, 1 << 20))

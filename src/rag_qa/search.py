@@ -87,7 +87,7 @@ class Retriever:
         ).fetchall()
         # Each passage's document as a small integer, its code (passages are stored document
         # by document, so this is a run-length decoding). Steering works on arrays indexed by
-        # code, and a mask of passages is one lookup: ``allowed[doc_code]``.
+        # code, and ``passage_mask`` spreads a boolean per code over the code's passages.
         self.doc_ids = [r[0] for r in rows]
         self._code = {d: i for i, d in enumerate(self.doc_ids)}
         self._doc_size = np.array([r[1] for r in rows], dtype=np.int64)
@@ -100,7 +100,6 @@ class Retriever:
             if d.title not in by_title:
                 by_title[d.title] = council_of_title(d.title)
         councils = [by_title[d.title] for d in coded]
-        self.councils = dict(zip(self.doc_ids, councils, strict=True))
         self._council_no = {c: i for i, c in enumerate(sorted({c for c in councils if c}))}
         self._types_no = {t: i for i, t in enumerate(sorted({d.doc_type for d in coded}))}
         self._council = np.array([self._council_no.get(c, -1) for c in councils], dtype=np.int32)
