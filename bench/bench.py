@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_index import SAMPLE, build, copy_file, copy_shipped, cpu_seconds, live_gen  # noqa: E402
 
-from rag_qa.answer import build_answer  # noqa: E402
-from rag_qa.embedding import embed_text, load_embedder  # noqa: E402
-from rag_qa.index import open_index  # noqa: E402
-from rag_qa.isolate import PdfLimits, PdfParser  # noqa: E402
-from rag_qa.lexical import tokenize  # noqa: E402
-from rag_qa.search import Retriever  # noqa: E402
+from rag_qa.answer.extract import build_answer  # noqa: E402
+from rag_qa.embed.model import embed_text, load_embedder  # noqa: E402
+from rag_qa.index.bm25 import tokenize  # noqa: E402
+from rag_qa.index.loaded import open_index  # noqa: E402
+from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser  # noqa: E402
+from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rag_qa import generations as G  # noqa: E402
-from rag_qa.build import run_build  # noqa: E402
-from rag_qa.embedding import load_embedder  # noqa: E402
+from rag_qa.embed.model import load_embedder  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
+from rag_qa.index.build import run_build  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

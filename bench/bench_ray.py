@@ -25,14 +25,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from rag_qa import generations as G  # noqa: E402
-from rag_qa.build import run_build  # noqa: E402
-from rag_qa.distributed import RayEmbedder, RayOptions, import_ray, plan_actors  # noqa: E402
-from rag_qa.embedding import SentenceTransformerEmbedder  # noqa: E402
-from rag_qa.index import open_index  # noqa: E402
-from rag_qa.search import Retriever  # noqa: E402
+from rag_qa.embed.distributed import RayEmbedder, RayOptions, import_ray, plan_actors  # noqa: E402
+from rag_qa.embed.model import SentenceTransformerEmbedder  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
+from rag_qa.index.build import run_build  # noqa: E402
+from rag_qa.index.loaded import open_index  # noqa: E402
+from rag_qa.index.store import Store  # noqa: E402
+from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
-from rag_qa.store import Store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path("/work/shared/ofsted-sample")

@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import synthetic as SY  # noqa: E402
 
-from rag_qa import generations as G  # noqa: E402
-from rag_qa.answer import build_answer  # noqa: E402
-from rag_qa.embedding import load_embedder  # noqa: E402
-from rag_qa.index import open_index  # noqa: E402
-from rag_qa.lexical import tokenize  # noqa: E402
-from rag_qa.search import Retriever, _topic_words  # noqa: E402
+from rag_qa.answer.extract import build_answer  # noqa: E402
+from rag_qa.embed.model import load_embedder  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
+from rag_qa.index.bm25 import tokenize  # noqa: E402
+from rag_qa.index.loaded import open_index  # noqa: E402
+from rag_qa.index.vectors import VectorSpec, read_vectors, write_vectors  # noqa: E402
+from rag_qa.retrieval.retriever import Retriever, _topic_words  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
-from rag_qa.vectors import VectorSpec, read_vectors, write_vectors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"

@@ -47,9 +47,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from rag_qa import generations as G  # noqa: E402
-from rag_qa.index import open_index  # noqa: E402
-from rag_qa.loaders import list_corpus  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
+from rag_qa.index.loaded import open_index  # noqa: E402
+from rag_qa.ingest.loaders import list_corpus  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 
 FAKE_LAUNCHER = REPO / "tests" / "fake_rag_qa.py"

@@ -122,9 +122,9 @@ def main() -> int:
     if args.tracemalloc:
         tracemalloc.start(1)
 
-    from rag_qa import app as A
-    from rag_qa.embedding import load_embedder
+    from rag_qa.embed.model import load_embedder
     from rag_qa.settings import Settings
+    from rag_qa.web import app as A
 
     settings = Settings()
     embedder = load_embedder(settings.model, settings.precision)

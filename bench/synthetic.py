@@ -35,21 +35,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from rag_qa import __version__  # noqa: E402
-from rag_qa import generations as G  # noqa: E402
-from rag_qa.chunking import split_sentences  # noqa: E402
-from rag_qa.councils import COUNCIL_NAMES  # noqa: E402
-from rag_qa.embedding import lexical_text, load_embedder, resolve_precision  # noqa: E402
-from rag_qa.lexical import Bm25Index, tokenize  # noqa: E402
-from rag_qa.records import MONTHS, Chunk, DateMention, Document, Page  # noqa: E402
-from rag_qa.settings import Settings  # noqa: E402
-from rag_qa.store import Store  # noqa: E402
-from rag_qa.vectors import (  # noqa: E402
+from rag_qa.embed.model import lexical_text, load_embedder, resolve_precision  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
+from rag_qa.index.bm25 import Bm25Index, tokenize  # noqa: E402
+from rag_qa.index.store import Store  # noqa: E402
+from rag_qa.index.vectors import (  # noqa: E402
     VectorSpec,
     choose_vectors,
     read_vectors,
     stored_matrix,
     write_vectors,
 )
+from rag_qa.ingest.chunking import split_sentences  # noqa: E402
+from rag_qa.records import MONTHS, Chunk, DateMention, Document, Page  # noqa: E402
+from rag_qa.settings import Settings  # noqa: E402
+from rag_qa.text.councils import COUNCIL_NAMES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -79,7 +79,7 @@ def ensure_base(cache: Path = CACHE) -> Path:
         gen = None
     if gen is not None and (gen / G.MANIFEST).exists():
         return gen
-    from rag_qa.build import run_build
+    from rag_qa.index.build import run_build
 
     t0 = time.perf_counter()
     corpus = settings.corpus_dir

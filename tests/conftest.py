@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag_qa import embedding
-from rag_qa.chunking import WhitespaceTokenizer
-from rag_qa.embedding import resolve_precision
+from rag_qa.embed import model as embedding
+from rag_qa.embed.model import resolve_precision
+from rag_qa.ingest.chunking import WhitespaceTokenizer
 from rag_qa.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -114,8 +114,8 @@ def free_port() -> int:
 def launched_app(root: Path, **options):
     """The web app over the small test corpus (fake embedder), served in this process on a
     free port; yields (app, url, settings)."""
-    from rag_qa import app as A
-    from rag_qa.build import run_build
+    from rag_qa.index.build import run_build
+    from rag_qa.web import app as A
 
     corpus = root / "corpus"
     corpus.mkdir()

@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conftest import FAKE_MODEL, HashEmbedder  # noqa: E402
 
-from rag_qa import build as B  # noqa: E402
-from rag_qa import embedding  # noqa: E402
-from rag_qa import generations as G  # noqa: E402
 from rag_qa.cli import main  # noqa: E402
+from rag_qa.embed import model as embedding  # noqa: E402
+from rag_qa.index import build as B  # noqa: E402
+from rag_qa.index import generations as G  # noqa: E402
 
 STAGES = ("embed", "faiss", "publish", "committed")
 

@@ -20,15 +20,15 @@ from conftest import (
     write_text,
 )
 
-from rag_qa import app as A
-from rag_qa import followup as F
-from rag_qa import uploads as U
-from rag_qa import views as V
-from rag_qa.answer import build_answer
-from rag_qa.build import run_build
-from rag_qa.index import open_index
+from rag_qa.answer.extract import build_answer
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
 from rag_qa.records import Chunk, Document, Page
-from rag_qa.search import Retriever
+from rag_qa.retrieval import followup as F
+from rag_qa.retrieval.retriever import Retriever
+from rag_qa.web import app as A
+from rag_qa.web import uploads as U
+from rag_qa.web import views as V
 
 OVERSIGHT = "What did inspectors say about management oversight?"
 
@@ -374,7 +374,7 @@ def test_feedback_record_is_an_eval_question(tmp_path):
     ]
     path = tmp_path / "feedback.jsonl"
     path.write_text(json.dumps(rec) + "\n")
-    from rag_qa.evaluate import load_questions
+    from rag_qa.evaluation.suite import load_questions
 
     (q,) = load_questions(path)
     assert q.question == MO_2018 and q.sources == ("a.txt",)

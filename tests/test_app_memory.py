@@ -12,10 +12,10 @@ import time
 import pytest
 from conftest import FIXTURES, launched_app
 
-from rag_qa import app as A
-from rag_qa import memory as M
-from rag_qa import views as V
-from rag_qa.build import run_build
+from rag_qa.index.build import run_build
+from rag_qa.web import app as A
+from rag_qa.web import memory as M
+from rag_qa.web import views as V
 
 QUESTION = "What did inspectors say about management oversight?"
 

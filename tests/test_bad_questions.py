@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import FAKE_MODEL, launched_app
 
-from rag_qa.app import MAX_QUESTION_CHARS
 from rag_qa.cli import main
+from rag_qa.web.app import MAX_QUESTION_CHARS
 
 LONG = ("What did inspectors say about management oversight of care leavers? " * 200)[:10_000]
 SCRIPT = "<script>alert(1)</script>"

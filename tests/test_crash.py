@@ -29,8 +29,8 @@ from conftest import (
     write_text,
 )
 
-from rag_qa import generations as G
 from rag_qa.cli import main
+from rag_qa.index import generations as G
 
 
 def _bench():
@@ -242,9 +242,9 @@ def test_app_serves_an_index_of_one_year_or_of_undated_documents(tmp_path, fake_
     and their default values must not filter out undated documents."""
     from gradio_client import Client
 
-    from rag_qa import app as A
-    from rag_qa.build import run_build
+    from rag_qa.index.build import run_build
     from rag_qa.settings import Settings
+    from rag_qa.web import app as A
 
     for name, text in texts.items():
         write_text(tmp_path / "corpus" / name, text)

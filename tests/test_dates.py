@@ -1,6 +1,11 @@
 import pytest
 
-from rag_qa.dates import find_filename_date, find_letter_date, find_published_date, find_visit_dates
+from rag_qa.ingest.dates import (
+    find_filename_date,
+    find_letter_date,
+    find_published_date,
+    find_visit_dates,
+)
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,14 @@ import torch
 from click.testing import CliRunner
 from conftest import REPO
 
-from rag_qa import generations as G
-from rag_qa.build import run_build
 from rag_qa.cli import main
-from rag_qa.embedding import ModelError, SentenceTransformerEmbedder
-from rag_qa.index import open_index
-from rag_qa.search import Retriever
+from rag_qa.embed.model import ModelError, SentenceTransformerEmbedder
+from rag_qa.index import generations as G
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.index.store import Store
+from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
-from rag_qa.store import Store
 
 SAMPLE = REPO.parent / "shared" / "ofsted-sample"
 MODEL, PRECISION = Settings().model, Settings().precision
@@ -52,7 +52,7 @@ def plain():
 @pytest.fixture(scope="module")
 def ray_embedder():
     pytest.importorskip("ray")
-    from rag_qa.distributed import RayEmbedder, RayOptions
+    from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     with RayEmbedder(MODEL, PRECISION, RayOptions()) as embedder:  # the defaults, as the CLI
         yield embedder
@@ -60,7 +60,7 @@ def ray_embedder():
 
 @pytest.mark.ray
 def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain):
-    from rag_qa.distributed import RayEmbedder, RayOptions
+    from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     texts = varied_texts()
     assert ray_embedder.bulk and ray_embedder.precision == plain.precision
@@ -173,8 +173,8 @@ def test_cli_index_with_ray(ray_embedder, plain, corpus, tmp_path):
 def test_an_error_in_the_actors_is_one_model_error(ray_embedder, tmp_path):
     """A model folder without its weights: fine for the driver (tokenizer, sizes), not for
     the actors that load the model; the build gets one ModelError, not a Ray traceback."""
-    from rag_qa.distributed import RayEmbedder
-    from rag_qa.embedding import resolve_model_dir
+    from rag_qa.embed.distributed import RayEmbedder
+    from rag_qa.embed.model import resolve_model_dir
 
     broken = tmp_path / "model"
     shutil.copytree(
@@ -188,14 +188,14 @@ def test_an_error_in_the_actors_is_one_model_error(ray_embedder, tmp_path):
 @pytest.mark.ray
 def test_ray_client_addresses_are_refused_with_what_to_do_instead():
     pytest.importorskip("ray")
-    from rag_qa.distributed import RayEmbedder, RayOptions
+    from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     with pytest.raises(ModelError, match="--ray-address auto"):
         RayEmbedder(MODEL, PRECISION, RayOptions(address="ray://head:10001"))
 
 
 def test_actors_get_the_builds_threads_unless_more_actors_are_asked_for():
-    from rag_qa.distributed import RayOptions, plan_actors
+    from rag_qa.embed.distributed import RayOptions, plan_actors
 
     assert plan_actors(RayOptions(), 2, [2]) == (1, 2)  # this machine: one build-like actor
     assert plan_actors(RayOptions(), 16, [16, 16, 16, 16]) == (4, 16)  # one per node
@@ -208,7 +208,7 @@ def test_actors_get_the_builds_threads_unless_more_actors_are_asked_for():
 
 def test_without_ray_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
-    from rag_qa.distributed import RayEmbedder
+    from rag_qa.embed.distributed import RayEmbedder
 
     with pytest.raises(ModelError, match=r"pip install 'rag-qa\[ray\]'"):
         RayEmbedder(MODEL, PRECISION)

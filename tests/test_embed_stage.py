@@ -5,11 +5,11 @@ from dataclasses import replace
 import numpy as np
 from conftest import HashEmbedder
 
-from rag_qa.chunking import chunk_document
-from rag_qa.embed_stage import EmbedStage
+from rag_qa.embed.stage import EmbedStage
+from rag_qa.index.store import Store
+from rag_qa.ingest.chunking import chunk_document
 from rag_qa.records import Document, Page
 from rag_qa.settings import Settings
-from rag_qa.store import Store
 
 SETTINGS = Settings(batch_size=2, chunk_tokens=20, overlap_tokens=0)  # batches of 16 texts
 
@@ -49,7 +49,7 @@ def test_batches_are_encoded_while_documents_arrive():
 
 
 def stage_text(stage, doc, chunk):
-    from rag_qa.embedding import embed_text
+    from rag_qa.embed.model import embed_text
 
     return embed_text(doc, chunk, stage.embedder.tokenizer, stage.embedder.max_tokens, True)
 

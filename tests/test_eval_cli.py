@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import FAKE_MODEL, FIXTURES, write_text
 
 from rag_qa.cli import main
-from rag_qa.evaluate import EvalError, calibrate, load_questions
+from rag_qa.evaluation.suite import EvalError, calibrate, load_questions
 
 QUESTIONS = [
     {

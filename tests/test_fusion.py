@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag_qa.fusion import ranked, rrf, weighted
+from rag_qa.retrieval.fusion import ranked, rrf, weighted
 
 
 def test_rrf_sums_reciprocal_ranks():

@@ -21,16 +21,16 @@ from pathlib import Path
 import pytest
 from conftest import FAKE_MODEL, FIXTURES, REPO
 
-from rag_qa import build as B
-from rag_qa import generations as G
-from rag_qa import isolate
-from rag_qa import loaders as L
-from rag_qa.build import run_build
-from rag_qa.embedding import load_embedder
-from rag_qa.index import open_index
-from rag_qa.isolate import PdfLimits, PdfParser, _outcome
-from rag_qa.loaders import LoadError, load_pdf
-from rag_qa.search import Retriever
+from rag_qa.embed.model import load_embedder
+from rag_qa.index import build as B
+from rag_qa.index import generations as G
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.ingest import loaders as L
+from rag_qa.ingest import pdf_sandbox as isolate
+from rag_qa.ingest.loaders import LoadError, load_pdf
+from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser, _outcome
+from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 # -- writing PDFs by hand ------------------------------------------------------------------
@@ -623,9 +623,9 @@ def test_aes_without_cryptography_is_explained(monkeypatch, tmp_path):
 def test_a_five_megabyte_line_is_cleaned_and_chunked_quickly():
     from conftest import HashEmbedder
 
-    from rag_qa.chunking import chunk_document
-    from rag_qa.loaders import RawDocument
-    from rag_qa.metadata import build_document
+    from rag_qa.ingest.chunking import chunk_document
+    from rag_qa.ingest.loaders import RawDocument
+    from rag_qa.ingest.metadata import build_document
 
     text = long_line().decode()
     started = time.monotonic()

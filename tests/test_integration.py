@@ -9,11 +9,11 @@ import shutil
 import pytest
 from conftest import REPO
 
-from rag_qa import generations as G
-from rag_qa.build import run_build
-from rag_qa.embedding import load_embedder
-from rag_qa.index import open_index
-from rag_qa.search import Retriever
+from rag_qa.embed.model import load_embedder
+from rag_qa.index import generations as G
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 pytestmark = pytest.mark.integration

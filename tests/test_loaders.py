@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, write_text
 
-from rag_qa.loaders import LoadError, list_corpus, load_file
+from rag_qa.ingest.loaders import LoadError, list_corpus, load_file
 
 
 def load(path: Path, root: Path):

@@ -4,7 +4,7 @@ from math import log2
 import numpy as np
 import pytest
 
-from rag_qa.metrics import (
+from rag_qa.evaluation.metrics import (
     hit_at_k,
     is_hit,
     ndcg_at_k,

@@ -3,13 +3,13 @@ from datetime import date
 
 import pytest
 
-from rag_qa.councils import (
+from rag_qa.retrieval.query import DOC_TYPES, OPEN_START, Period, analyse
+from rag_qa.text.councils import (
     COUNCIL_NAMES,
     council_mentions,
     council_of_title,
     find_councils,
 )
-from rag_qa.query import DOC_TYPES, OPEN_START, Period, analyse
 
 NEWEST = date(2026, 1, 12)  # the newest document in the index
 TODAY = date(2026, 3, 1)
@@ -341,7 +341,7 @@ def test_the_any_council_prefilter_matches_wherever_a_council_pattern_does():
     """``council_mentions`` skips the 180 patterns when the combined one finds nothing: it
     must match every text any single pattern matches (here every alias, in every case and a
     few contexts, guarded ones included)."""
-    from rag_qa import councils as C
+    from rag_qa.text import councils as C
 
     texts = ["What did Ofsted say about caseloads in 2018?", "reading the New York report"]
     for _, alias, _ in C._PATTERNS:

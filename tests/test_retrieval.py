@@ -5,12 +5,12 @@ from dataclasses import replace
 import pytest
 from conftest import write_text
 
-from rag_qa.answer import build_answer
-from rag_qa.build import run_build
-from rag_qa.embedding import load_embedder
-from rag_qa.index import open_index
-from rag_qa.query import analyse
-from rag_qa.search import Retriever, near_duplicate
+from rag_qa.answer.extract import build_answer
+from rag_qa.embed.model import load_embedder
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.retrieval.query import analyse
+from rag_qa.retrieval.retriever import Retriever, near_duplicate
 
 CARE_2019 = """5 March 2019
 
@@ -135,7 +135,7 @@ def test_near_duplicate():
 
 
 def test_answer_cites_each_sentence_once():
-    from rag_qa.answer import select_sentences
+    from rag_qa.answer.extract import select_sentences
     from rag_qa.records import Chunk, Document, Passage
 
     doc = Document("d", "d.txt", "T", "document", None, None, None, (), (), "h")
@@ -154,7 +154,7 @@ def test_answer_cites_each_sentence_once():
 
 
 def test_answer_prefers_findings_to_first_person_quotes():
-    from rag_qa.answer import select_sentences
+    from rag_qa.answer.extract import select_sentences
     from rag_qa.records import Chunk, Document, Passage
 
     doc = Document("d", "d.txt", "T", "news release", None, None, None, (), (), "h")
@@ -200,7 +200,7 @@ def test_when_did_the_visit_take_place_ranks_the_passage_the_dates_were_read_fro
 
 @pytest.mark.parametrize("words", [0, 1, 7, 8, 9, 40])
 def test_shingles_are_every_run_of_eight_words(words):
-    from rag_qa.search import _shingles
+    from rag_qa.retrieval.retriever import _shingles
 
     text = " ".join(f"W{i % 11}," for i in range(words))
     w = [f"w{i % 11}" for i in range(words)]

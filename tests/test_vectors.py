@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from conftest import write_text
 
-from rag_qa import generations as G
-from rag_qa import search as S
-from rag_qa.build import run_build
-from rag_qa.embedding import load_embedder
-from rag_qa.index import open_index
-from rag_qa.search import Retriever, top_ids
+from rag_qa.embed.model import load_embedder
+from rag_qa.index import generations as G
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.index.vectors import DenseIndex, VectorSpec, choose_vectors, read_vectors, write_vectors
+from rag_qa.retrieval import retriever as S
+from rag_qa.retrieval.retriever import Retriever, top_ids
 from rag_qa.settings import Settings
-from rag_qa.vectors import DenseIndex, VectorSpec, choose_vectors, read_vectors, write_vectors
 
 
 def unit_rows(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -121,7 +121,7 @@ def test_stored_matrix_keeps_its_index_alive(tmp_path, kind):
     used to point into freed, or with a memory-mapped file unmapped, memory)."""
     import gc
 
-    from rag_qa.vectors import stored_matrix
+    from rag_qa.index.vectors import stored_matrix
 
     x = unit_rows(4000, d=64)
     write_vectors(x, tmp_path / "v.faiss", VectorSpec(kind, m=8, ef_construction=40))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .settings import Settings
+from rag_qa import __version__
+from rag_qa.settings import Settings
 
 EXAMPLE_QUESTION = "What did Ofsted say about management oversight in 2018?"
 
@@ -64,11 +64,11 @@ def friendly_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from .build import BuildError
-        from .embedding import ModelError
-        from .evaluate import EvalError
-        from .generations import BuildLocked, IndexError_
-        from .loaders import LoadError
+        from rag_qa.embed.model import ModelError
+        from rag_qa.evaluation.suite import EvalError
+        from rag_qa.index.build import BuildError
+        from rag_qa.index.generations import BuildLocked, IndexError_
+        from rag_qa.ingest.loaders import LoadError
 
         try:
             return func(*args, **kwargs)
@@ -79,7 +79,7 @@ def friendly_errors(func):
 
 
 def embedder_factory(settings: Settings):
-    from .embedding import load_embedder
+    from rag_qa.embed.model import load_embedder
 
     return lambda: load_embedder(settings.model, settings.precision)
 
@@ -88,7 +88,7 @@ def ray_embedder_factory(
     settings: Settings, address: str | None, actors: int | None, stack: contextlib.ExitStack
 ):
     """Embedding with Ray Data; the embedder is closed (Ray shut down) when ``stack`` is."""
-    from .distributed import RayEmbedder, RayOptions
+    from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     options = RayOptions(address=address, actors=actors)
     return lambda: stack.enter_context(RayEmbedder(settings.model, settings.precision, options))
@@ -149,7 +149,7 @@ def index(
     ray_actors: int | None,
 ) -> None:
     """Build or refresh the index from the corpus folder (only what changed)."""
-    from .build import run_build
+    from rag_qa.index.build import run_build
 
     if not use_ray and (ray_address or ray_actors):
         raise click.UsageError("--ray-address and --ray-actors only apply with --ray: add --ray")
@@ -180,8 +180,8 @@ def index(
 
 
 def open_retriever(settings: Settings):
-    from .index import open_index
-    from .search import Retriever
+    from rag_qa.index.loaded import open_index
+    from rag_qa.retrieval.retriever import Retriever
 
     return Retriever(open_index(settings), embedder_factory(settings)(), settings)
 
@@ -208,7 +208,7 @@ def open_retriever(settings: Settings):
 @friendly_errors
 def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_json: bool) -> None:
     """Answer one or more QUESTIONS with ranked, cited passages."""
-    from .answer import build_answer
+    from rag_qa.answer.extract import build_answer
 
     for question in questions:
         if not question.strip():
@@ -296,11 +296,11 @@ def eval_(
     beir_dir: Path | None,
 ) -> None:
     """Measure retrieval on the eval questions (or a BEIR dataset) and write results."""
-    from . import evaluate as E
+    from rag_qa.evaluation import suite as E
 
     modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
     if beir_dir is not None:
-        from .beir_eval import run_beir
+        from rag_qa.evaluation.beir_run import run_beir
 
         report = run_beir(beir_dir, settings, embedder_factory(settings), modes)
         click.echo(f"{'mode':<8}{'nDCG@10':>10}{'recall@100':>12}{'queries':>9}")
@@ -342,7 +342,7 @@ def eval_(
 @friendly_errors
 def docs(settings: Settings, as_json: bool) -> None:
     """List the indexed documents with their type, dates and how each date was found."""
-    from .index import open_index
+    from rag_qa.index.loaded import open_index
 
     index_ = open_index(settings)
     for doc in sorted(
@@ -421,7 +421,7 @@ def serve(
     concurrency: int,
 ) -> None:
     """Start the web chat (Gradio) on HOST:PORT."""
-    from .app import serve as run_app
+    from rag_qa.web.app import serve as run_app
 
     run_app(
         settings,

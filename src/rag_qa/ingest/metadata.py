@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 
-from . import dates as D
-from .clean import clean_pages, clean_text
-from .loaders import LoadError, RawDocument
-from .records import DateMention, Document, Page
+from rag_qa.ingest import dates as D
+from rag_qa.ingest.clean import clean_pages, clean_text
+from rag_qa.ingest.loaders import LoadError, RawDocument
+from rag_qa.records import DateMention, Document, Page
 
 DOC_TYPES = (
     "inspection report",

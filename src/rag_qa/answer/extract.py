@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import split_sentences
-from .records import Passage
+from rag_qa.ingest.chunking import split_sentences
+from rag_qa.records import Passage
 
 STOPWORDS = set(
     [

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from .records import MONTHS, DateMention
+from rag_qa.records import MONTHS, DateMention
 
 _MONTH_ALT = "|".join(MONTHS + [m[:3] for m in MONTHS if len(m) > 3] + ["Sept"])
 MONTH_NUM = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}

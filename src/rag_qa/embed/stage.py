@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from .embedding import Embedder, embed_text
-from .records import Chunk, Document
-from .settings import Settings
-from .store import Store
+from rag_qa.embed.model import Embedder, embed_text
+from rag_qa.index.store import Store
+from rag_qa.records import Chunk, Document
+from rag_qa.settings import Settings
 
 # Texts per model call: batch_size x this. Ray's actors encode exactly the same slices
 # (rag_qa.distributed), which keeps their vectors bit-identical to a single-process build.

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .councils import council_mentions
-from .query import find_doc_types, find_period
+from rag_qa.retrieval.query import find_doc_types, find_period
+from rag_qa.text.councils import council_mentions
 
 log = logging.getLogger(__name__)
 

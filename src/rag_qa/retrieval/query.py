@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .councils import council_mentions
-from .dates import MONTH_NUM
-from .metadata import DOC_TYPES as METADATA_TYPES
-from .records import format_date
+from rag_qa.ingest.dates import MONTH_NUM
+from rag_qa.ingest.metadata import DOC_TYPES as METADATA_TYPES
+from rag_qa.records import format_date
+from rag_qa.text.councils import council_mentions
 
 # The document types a question can name: metadata's, less its catch-all.
 DOC_TYPES = tuple(t for t in METADATA_TYPES if t != "document")

@@ -14,9 +14,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer import Answer
-from .memory import prune_files
-from .records import Chunk, Document, format_date
+from rag_qa.answer.extract import Answer
+from rag_qa.records import Chunk, Document, format_date
+from rag_qa.web.memory import prune_files
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from .beir import evaluate_run, load_beir
-from .build import run_build
-from .index import open_index
-from .search import Retriever
-from .settings import Settings
+from rag_qa.evaluation.beir import evaluate_run, load_beir
+from rag_qa.index.build import run_build
+from rag_qa.index.loaded import open_index
+from rag_qa.retrieval.retriever import Retriever
+from rag_qa.settings import Settings
 
 
 def _file_name(doc_id: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .metrics import ndcg_at_k, recall_at_k, summarise
+from rag_qa.evaluation.metrics import ndcg_at_k, recall_at_k, summarise
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from .clean import is_heading
-from .records import PAGE_JOIN, Chunk, Document
+from rag_qa.ingest.clean import is_heading
+from rag_qa.records import PAGE_JOIN, Chunk, Document
 
 
 class Tokenizer(Protocol):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import generations as G
-from .lexical import Bm25Index
-from .records import Chunk, Document
-from .settings import Settings
-from .store import Store
-from .vectors import read_vectors
+from rag_qa.index import generations as G
+from rag_qa.index.bm25 import Bm25Index
+from rag_qa.index.store import Store
+from rag_qa.index.vectors import read_vectors
+from rag_qa.records import Chunk, Document
+from rag_qa.settings import Settings
 
 
 @dataclass

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import metrics as M
-from .answer import build_answer
+from rag_qa.answer.extract import build_answer
+from rag_qa.evaluation import metrics as M
 
 CUTOFFS = (1, 3, 5, 10)
 

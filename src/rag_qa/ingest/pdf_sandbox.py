@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .loaders import LoadError
+from rag_qa.ingest.loaders import LoadError
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class _Worker:
         self.files = 0
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rag_qa.isolate"],
+            [sys.executable, "-m", "rag_qa.ingest.pdf_sandbox"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -293,7 +293,7 @@ class PdfParser:
         self._top_up()
         pages, warnings = future.result()
         for warning in warnings:
-            logging.getLogger("rag_qa.loaders").warning("%s", warning)
+            logging.getLogger("rag_qa.ingest.loaders").warning("%s", warning)
         return pages
 
     def close(self) -> None:
@@ -365,7 +365,7 @@ class PdfParser:
             log.warning(
                 "%s: cannot start a process to parse it (%s); parsing it unguarded", source, err
             )
-            from .loaders import read_pdf_pages
+            from rag_qa.ingest.loaders import read_pdf_pages
 
             return read_pdf_pages(path, source)
         reusable = False
@@ -473,7 +473,7 @@ def _child_main() -> int:
     try:
         import pypdf  # noqa: F401 - imported once, before the first file
 
-        from .loaders import read_pdf_pages
+        from rag_qa.ingest.loaders import read_pdf_pages
     except ImportError as err:
         read_pdf_pages, setup_error = None, f"{type(err).__name__}: {err}"
     for line in stdin:

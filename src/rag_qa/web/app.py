@@ -32,14 +32,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from . import generations as G
-from .answer import Answer, build_answer
-from .followup import rewrite_follow_up
-from .memory import HeapTrimmer
-from .records import Document, Passage, format_date
-from .settings import Settings
-from .uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
-from .views import (
+from rag_qa.answer.extract import Answer, build_answer
+from rag_qa.index import generations as G
+from rag_qa.records import Document, Passage, format_date
+from rag_qa.retrieval.followup import rewrite_follow_up
+from rag_qa.settings import Settings
+from rag_qa.web.memory import HeapTrimmer
+from rag_qa.web.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
+from rag_qa.web.views import (
     chat_markdown,
     context_html,
     highlight,
@@ -249,8 +249,8 @@ class Service:
         self.answers = 0  # questions answered (the heap trimmer watches it)
 
     def _open(self):
-        from .index import open_index
-        from .search import Retriever
+        from rag_qa.index.loaded import open_index
+        from rag_qa.retrieval.retriever import Retriever
 
         return Retriever(open_index(self.settings), self.embedder, self.settings)
 
@@ -301,7 +301,7 @@ class Service:
     def update_index(self, progress: bool = True):
         """Refresh the index from the corpus (incremental) with the loaded model; returns the
         BuildSummary. Raises BuildLocked when another update is running."""
-        from .build import run_build
+        from rag_qa.index.build import run_build
 
         if not self._building.acquire(blocking=False):
             raise G.BuildLocked("an index update is already running; try again shortly")
@@ -855,7 +855,7 @@ def serve(
     except ValueError as err:
         raise click.ClickException(str(err)) from err
     if embedder_factory is None:
-        from .embedding import load_embedder
+        from rag_qa.embed.model import load_embedder
 
         def embedder_factory():
             return load_embedder(settings.model, settings.precision)

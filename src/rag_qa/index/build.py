@@ -20,20 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from . import generations as G
-from .chunking import chunk_document
-from .embed_stage import EmbedStage
-from .embedding import Embedder, lexical_text, resolve_precision
-from .index import open_index
-from .isolate import PdfLimits, PdfParser
-from .lexical import Bm25Index
-from .loaders import LoadError, file_hash, list_corpus, load_file, sidecar_path
-from .metadata import build_document
-from .records import Chunk, Document
-from .settings import Settings
-from .store import Store
-from .vectors import choose_vectors, write_vectors
+from rag_qa import __version__
+from rag_qa.embed.model import Embedder, lexical_text, resolve_precision
+from rag_qa.embed.stage import EmbedStage
+from rag_qa.index import generations as G
+from rag_qa.index.bm25 import Bm25Index
+from rag_qa.index.loaded import open_index
+from rag_qa.index.store import Store
+from rag_qa.index.vectors import choose_vectors, write_vectors
+from rag_qa.ingest.chunking import chunk_document
+from rag_qa.ingest.loaders import LoadError, file_hash, list_corpus, load_file, sidecar_path
+from rag_qa.ingest.metadata import build_document
+from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser
+from rag_qa.records import Chunk, Document
+from rag_qa.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
-from .settings import Settings
+from rag_qa.settings import Settings
 
 MANIFEST = "manifest.json"
 STORE = "chunks.sqlite"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .records import Chunk, DateMention, Document, Page
+from rag_qa.records import Chunk, DateMention, Document, Page
 
 SCHEMA = """
 CREATE TABLE documents (

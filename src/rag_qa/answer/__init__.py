@@ -1,0 +1,1 @@
+"""The extractive answer: sentences chosen from the top passages, and abstention."""

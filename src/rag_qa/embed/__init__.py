@@ -1,0 +1,1 @@
+"""The embedding model and the build's embedding stage (local or Ray)."""

@@ -1,0 +1,1 @@
+"""The eval suites: questions, metrics, reports, and BEIR datasets."""

@@ -1,0 +1,1 @@
+"""From a question to ranked passages: question reading, steering, candidates, fusion, de-duplication."""

@@ -1,0 +1,1 @@
+"""Language knowledge shared by every stage: vocabulary (tokens, stopwords, months) and the council gazetteer."""
