@@ -74,7 +74,7 @@ def model_alone(settings: Settings, emb) -> dict:
             texts.append(embed_text(doc, chunk, emb.tokenizer, emb.max_tokens, True))
     index.close()
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    emb.encode(texts, batch_size=settings.batch_size)
+    emb.encode(texts, batch_size=settings.embed.batch_size)
     secs = time.perf_counter() - t0
     return {
         "passages": len(texts),
@@ -93,16 +93,16 @@ def parse_alone(settings: Settings) -> dict:
     """Every PDF of the corpus through the build's parser alone (its worker processes at
     normal priority, no model): the CPU seconds that parsing costs."""
     pdfs = sorted(settings.corpus_dir.rglob("*.pdf"))
-    limits = PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb)
+    limits = PdfLimits(settings.ingest.pdf_timeout_s, settings.ingest.pdf_memory_mb)
     t0, cpu0 = time.perf_counter(), children_cpu()
-    with PdfParser(limits, settings.pdf_workers) as parser:
+    with PdfParser(limits, settings.ingest.pdf_workers) as parser:
         parser.prefetch((p, p.relative_to(settings.corpus_dir).as_posix()) for p in pdfs)
         pages = sum(len(parser(p, p.relative_to(settings.corpus_dir).as_posix())) for p in pdfs)
     secs = time.perf_counter() - t0
     return {
         "pdfs": len(pdfs),
         "pages": pages,
-        "workers": settings.pdf_workers,
+        "workers": settings.ingest.pdf_workers,
         "seconds": round(secs, 2),
         "cpu_s": round(children_cpu() - cpu0, 2),
     }
@@ -238,7 +238,7 @@ def main() -> None:
 
     base = Settings()
     t0 = time.perf_counter()
-    emb = load_embedder(base.model, base.precision)
+    emb = load_embedder(base.embed.model, base.embed.precision)
     threads = args.torch_threads
     if threads:
         import torch
@@ -246,7 +246,9 @@ def main() -> None:
         torch.set_num_threads(threads)
     # Warm the model on full-length batches first: its first long batches in a process are
     # slower (about 2 s more on the shipped corpus), which would count against the build.
-    emb.encode([("warm up " * n).strip() for n in range(8, 264, 4)], batch_size=base.batch_size)
+    emb.encode(
+        [("warm up " * n).strip() for n in range(8, 264, 4)], batch_size=base.embed.batch_size
+    )
     results: dict = {
         "model_load_s": round(time.perf_counter() - t0, 2),
         "precision": getattr(emb, "precision", "?"),

@@ -106,7 +106,7 @@ def model_only(emb, settings: Settings) -> dict:
     texts = [r[0] for r in db.execute("SELECT text FROM chunks ORDER BY vec_id")]
     db.close()
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    emb.encode(texts, batch_size=settings.batch_size)
+    emb.encode(texts, batch_size=settings.embed.batch_size)
     secs = time.perf_counter() - t0
     row = {"passages": len(texts), "seconds": round(secs, 2)}
     row["cpu_per_wall"] = round((cpu_seconds() - cpu0) / secs, 2)
@@ -122,9 +122,9 @@ def main() -> None:
     ap.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
     args = ap.parse_args()
 
-    base = Settings(precision=args.precision)
+    base = Settings.make(precision=args.precision)
     t0 = time.perf_counter()
-    emb = load_embedder(base.model, base.precision)
+    emb = load_embedder(base.embed.model, base.embed.precision)
     emb.encode(["warm-up"])  # the model loads lazily on the first encode
     load_s = time.perf_counter() - t0
     print(f"model {emb.name} ({getattr(emb, 'precision', '?')}) loaded in {load_s:.2f} s")
@@ -137,13 +137,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         tmp = Path(tmp)
-        shipped = Settings(corpus_dir=tmp / "c1", index_dir=tmp / "i1", precision=args.precision)
+        shipped = Settings.make(
+            corpus_dir=tmp / "c1", index_dir=tmp / "i1", precision=args.precision
+        )
         copy_shipped(shipped.corpus_dir)
         results["shipped"] = build(shipped, emb, "shipped corpus, fresh build")
         results["model_only"] = model_only(emb, shipped)
 
         if not args.skip_sample:
-            sample = Settings(corpus_dir=tmp / "c2", index_dir=tmp / "i2", precision=args.precision)
+            sample = Settings.make(
+                corpus_dir=tmp / "c2", index_dir=tmp / "i2", precision=args.precision
+            )
             copy_shipped(sample.corpus_dir)
             pdfs = sorted(SAMPLE.glob("*/*.pdf"))
             held, pdfs = pdfs[-1], pdfs[:-1]

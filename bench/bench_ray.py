@@ -129,10 +129,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         tmp = Path(tmp)
-        base = Settings(corpus_dir=tmp / "corpus", precision=args.precision)
+        base = Settings.make(corpus_dir=tmp / "corpus", precision=args.precision)
         results["pdfs"] = copy_sample(base.corpus_dir)
         single = base.with_dirs(None, tmp / "single")
-        plain = SentenceTransformerEmbedder(base.model, base.precision)
+        plain = SentenceTransformerEmbedder(base.embed.model, base.embed.precision)
         results["precision"] = plain.precision
         results["runs"].append(build(single, plain, "single process"))
 
@@ -142,7 +142,7 @@ def main() -> None:
         for i, (label, options) in enumerate(configs):
             settings = base.with_dirs(None, tmp / f"ray{i}")
             started = time.perf_counter()
-            with RayEmbedder(base.model, base.precision, options) as embedder:
+            with RayEmbedder(base.embed.model, base.embed.precision, options) as embedder:
                 row = build(settings, embedder, label)
             row["seconds_with_shutdown"] = round(time.perf_counter() - started, 1)
             actors, threads = plan_actors(options, torch.get_num_threads(), [os.cpu_count() or 1])

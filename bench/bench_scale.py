@@ -98,20 +98,20 @@ def resolve(size: str, settings: Settings, spec: VectorSpec | None) -> tuple[Set
     """Settings pointing at the index of ``size`` (building a synthetic one when missing)
     and what is known about its build."""
     if size == "shipped":
-        return dataclasses.replace(settings, index_dir=ROOT / "index"), {"synthetic": False}
+        return settings.replace(index_dir=ROOT / "index"), {"synthetic": False}
     if size == "sample":
         SY.ensure_base()
         return SY.base_settings(), {"synthetic": False}
     n = int(size)
     s = settings
     if spec is not None:
-        s = dataclasses.replace(
-            settings, hnsw_m=spec.m, hnsw_ef_construction=spec.ef_construction, ann_min_chunks=1
+        s = settings.replace(
+            hnsw_m=spec.m, hnsw_ef_construction=spec.ef_construction, ann_min_chunks=1
         )
     index_dir = SY.gen_dir(n, variant=SY.variant_name(s, n))
     gen = SY.ensure_generation(n, s, index_dir=index_dir)
     timings = json.loads((gen / "build_timings.json").read_text())
-    return dataclasses.replace(s, index_dir=index_dir), {"synthetic": True, "build_s": timings}
+    return s.replace(index_dir=index_dir), {"synthetic": True, "build_s": timings}
 
 
 def disk_bytes(gen: Path) -> dict:
@@ -148,9 +148,9 @@ def raw_bm25(model, query: str, k: int = 100) -> np.ndarray:
 def measure_queries(retriever: Retriever, emb, settings: Settings, qs: list[str], rounds: int):
     """Raw parts and the full path, interleaved per question."""
     index = retriever.index.vectors
-    ef = settings.hnsw_ef_search if not retriever.dense.exact else None
+    ef = settings.index.hnsw_ef_search if not retriever.dense.exact else None
     model = retriever.index.bm25._model
-    bm25_text = _topic_words if settings.strip_query else (lambda q: q)
+    bm25_text = _topic_words if settings.retrieval.strip_query else (lambda q: q)
     # Warm-up: one pass over every question. The vectors (and an HNSW graph) are mapped from
     # the file, so the first queries that reach a region of them page it in: at 1M passages a
     # cold first pass has a p95 of ~250-480 ms in the graph search against ~30 ms warm.
@@ -355,7 +355,7 @@ def run_size(size: str, args, emb, qs: list[str], spec: VectorSpec | None) -> di
         configured = [
             r["recall@10"]
             for r in row["graph_recall"]
-            if r["k"] == 100 and r["ef_search"] == max(settings.hnsw_ef_search, 100)
+            if r["k"] == 100 and r["ef_search"] == max(settings.index.hnsw_ef_search, 100)
         ]
         row["targets"]["recall_ok"] = bool(configured and configured[0] >= RECALL_TARGET)
     loaded.close()
@@ -432,7 +432,7 @@ def main() -> None:
     )  # fmt: skip
     args = ap.parse_args()
 
-    emb = load_embedder(Settings().model, Settings().precision)
+    emb = load_embedder(Settings().embed.model, Settings().embed.precision)
     emb.encode(["warm-up"])
     qs = questions()
     print(f"{len(qs)} questions x {args.rounds} rounds; load avg {loadavg()}", flush=True)

@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO / "src"))
 from rag_qa.index import generations as G  # noqa: E402
 from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.ingest.loaders import list_corpus  # noqa: E402
-from rag_qa.settings import Settings  # noqa: E402
+from rag_qa.settings import DEFAULT_MODEL, Settings  # noqa: E402
 
 FAKE_LAUNCHER = REPO / "tests" / "fake_rag_qa.py"
 FAKE_MODEL = "test-hash"
@@ -217,7 +217,7 @@ class Harness:
 
     def settings(self, index: Path | None = None) -> Settings:
         kw = {"model": FAKE_MODEL} if self.fake else {}
-        return Settings(corpus_dir=self.corpus, index_dir=index or self.index, **kw)
+        return Settings.make(corpus_dir=self.corpus, index_dir=index or self.index, **kw)
 
     def stretch_env(self) -> dict:
         if not (self.fake and self.stretch):
@@ -587,7 +587,7 @@ def main() -> int:
     for r in killed:
         phases[r.phase] = phases.get(r.phase, 0) + 1
     report = {
-        "model": FAKE_MODEL if args.fake else Settings.model,
+        "model": FAKE_MODEL if args.fake else DEFAULT_MODEL,
         "kills": len(killed),
         "survived": survived,
         "finished_before_kill": len(rounds) - len(killed),

@@ -127,9 +127,9 @@ def main() -> int:
     from rag_qa.web import app as A
 
     settings = Settings()
-    embedder = load_embedder(settings.model, settings.precision)
+    embedder = load_embedder(settings.embed.model, settings.embed.precision)
     app = A.create_app(settings, embedder, feedback_file=None, concurrency=args.concurrency)
-    app.service.ask(A.EXAMPLES[0], [], settings.top_k, A.Filters())
+    app.service.ask(A.EXAMPLES[0], [], settings.retrieval.top_k, A.Filters())
     port = free_port()
     _, url, _ = A.launch(app, port=port, prevent_thread_lock=True)
     lib = libc()

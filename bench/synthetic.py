@@ -94,7 +94,9 @@ def ensure_base(cache: Path = CACHE) -> Path:
         shutil.copyfile(pdf, dst)
     log(f"building the base index over {corpus} ...")
     summary = run_build(
-        settings, lambda: load_embedder(settings.model, settings.precision), progress=False
+        settings,
+        lambda: load_embedder(settings.embed.model, settings.embed.precision),
+        progress=False,
     )
     log(f"base index: {summary.documents} documents, {summary.chunks} chunks", t0)
     return G.current_generation(settings.index_dir)
@@ -227,7 +229,7 @@ def mix_text(ids, base: Base, rng: np.random.Generator) -> str:
     ids = [int(i) for i in ids if i >= 0]
     parts = []
     for i in ids:
-        sents = base.sentences[i]
+        sents = base.answer.sentences[i]
         take = max(1, round(len(sents) / len(ids)))
         at = int(rng.integers(max(1, len(sents) - take + 1)))
         parts.extend(sents[at : at + take])
@@ -340,7 +342,7 @@ def make_generation(
     returns the published generation directory. Deterministic for a given seed. Documents are
     written to the store and tokenized for BM25 as they are made: nothing per passage but
     the vectors and the token ids is held in memory."""
-    settings = replace(settings or Settings(), index_dir=index_dir)
+    settings = (settings or Settings()).replace(index_dir=index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     timings = dict.fromkeys(("vectors", "texts", "store", "tokenize"), 0.0)
     t_all = time.perf_counter()
@@ -403,7 +405,9 @@ def make_generation(
             store.add_chunks([(pos + c.ordinal, c, f"syn{pos + c.ordinal:010d}") for c in chunks])
             t2 = time.perf_counter()
             for c in chunks:
-                tokens.add(tokenize(lexical_text(doc, c, settings.embed_context)) or ["\u2205"])
+                tokens.add(
+                    tokenize(lexical_text(doc, c, settings.ingest.embed_context)) or ["\u2205"]
+                )
             t3 = time.perf_counter()
             timings["texts"] += t1 - t0
             timings["store"] += t2 - t1
@@ -440,7 +444,7 @@ def make_generation(
         timings["bm25"] = time.perf_counter() - t0 + timings["tokenize"]
         log("bm25 written", t0)
 
-        emb = load_embedder(settings.model, settings.precision)
+        emb = load_embedder(settings.embed.model, settings.embed.precision)
         manifest = {
             "format": G.FORMAT,
             "rag_qa_version": __version__,
@@ -448,7 +452,7 @@ def make_generation(
             "settings": settings.index_params(),
             "model": emb.name,
             "dim": int(base.matrix.shape[1]),
-            "precision": resolve_precision(settings.precision),
+            "precision": resolve_precision(settings.embed.precision),
             "vectors": spec.to_json(),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "documents": len(docs),
@@ -502,12 +506,12 @@ def ensure_generation(
         shutil.rmtree(index_dir, ignore_errors=True)
     if not variant:
         return make_generation(index_dir, n_chunks, settings, seed)
-    source = ensure_generation(n_chunks, replace(settings, **_DEFAULT_ANN), seed)
+    source = ensure_generation(n_chunks, settings.replace(**_DEFAULT_ANN), seed)
     return make_variant(source, index_dir, n_chunks, settings)
 
 
 _DEFAULT_ANN = {
-    name: getattr(Settings(), name)
+    name: Settings().get(name)
     for name in ("ann_min_chunks", "hnsw_m", "hnsw_ef_construction", "hnsw_ef_search")
 }
 
@@ -552,7 +556,7 @@ def main() -> None:
     for n in args.sizes:
         if args.hnsw:
             m, efc = (int(x) for x in args.hnsw.split(","))
-            spec = VectorSpec("hnsw", m, efc, Settings().hnsw_ef_search)
+            spec = VectorSpec("hnsw", m, efc, Settings().index.hnsw_ef_search)
             part = vectors_part(n, spec)
             if part.exists() and part.with_suffix(".json").exists():
                 log(f"{part} exists")

@@ -49,7 +49,7 @@ class HashEmbedder:
 
 @pytest.fixture(autouse=True)
 def fake_model(monkeypatch):
-    """Register the fake under its own name; tests opt in with Settings(model=FAKE_MODEL)."""
+    """Register the fake under its own name; tests opt in with Settings.make(model=FAKE_MODEL)."""
     shared = HashEmbedder()
     monkeypatch.setitem(embedding.REGISTRY, FAKE_MODEL, lambda: shared)
     return shared
@@ -94,7 +94,7 @@ def corpus(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, corpus) -> Settings:
-    return Settings(
+    return Settings.make(
         corpus_dir=corpus, index_dir=tmp_path / "index", model=FAKE_MODEL, min_similarity=0.0
     )
 
@@ -122,7 +122,7 @@ def launched_app(root: Path, **options):
     shutil.copy(FIXTURES / "report.pdf", corpus / PDF_SOURCE)
     write_text(corpus / "letter.txt", LETTER)
     write_text(corpus / "news.txt", NEWS)
-    settings = Settings(
+    settings = Settings.make(
         corpus_dir=corpus, index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
     )
     embedder = HashEmbedder()

@@ -13,7 +13,7 @@ from rag_qa.retrieval.retriever import Retriever
 
 
 def build(settings, **kw):
-    return run_build(settings, lambda: load_embedder(settings.model), progress=False, **kw)
+    return run_build(settings, lambda: load_embedder(settings.embed.model), progress=False, **kw)
 
 
 def ask(settings, question, k=3):
@@ -21,7 +21,7 @@ def ask(settings, question, k=3):
     try:
         return [
             (p.document.source, p.chunk.chunk_id)
-            for p in Retriever(index, load_embedder(settings.model), settings)
+            for p in Retriever(index, load_embedder(settings.embed.model), settings)
             .search(question, k)
             .passages
         ]
@@ -113,10 +113,9 @@ def test_second_build_is_refused_while_one_runs(settings):
 
 
 def test_index_with_other_settings_is_refused(settings):
-    from dataclasses import replace
 
     build(settings)
-    other = replace(settings, chunk_tokens=120)
+    other = settings.replace(chunk_tokens=120)
     with pytest.raises(G.IndexError_, match="chunk_tokens.*rag-qa index --full"):
         open_index(other)
     # A plain rebuild with the new settings starts over and says so.
@@ -153,23 +152,21 @@ def test_broken_file_is_skipped_and_the_rest_indexed(settings, corpus):
 
 
 def test_nothing_usable_raises(tmp_path, settings):
-    from dataclasses import replace
 
     empty = tmp_path / "empty_corpus"
     empty.mkdir()
     with pytest.raises(BuildError, match="no PDF, .txt or .md files"):
-        build(replace(settings, corpus_dir=empty))
+        build(settings.replace(corpus_dir=empty))
     (empty / "bad.pdf").write_bytes(b"junk")
     with pytest.raises(BuildError, match="nothing could be indexed"):
-        build(replace(settings, corpus_dir=empty))
+        build(settings.replace(corpus_dir=empty))
 
 
 def test_settings_change_rebuilds_but_reuses_cached_embeddings(settings, fake_model):
-    from dataclasses import replace
 
     first = build(settings)
     fake_model.calls.clear()
-    other = replace(settings, pipeline_version=settings.pipeline_version + 1)
+    other = settings.replace(pipeline_version=settings.index.pipeline_version + 1)
     s = build(other)
     assert s.full and "rebuilt from scratch" in s.note
     assert s.chunks == first.chunks and s.chunks_embedded == 0 and not fake_model.calls
@@ -192,7 +189,7 @@ def test_an_opened_index_reads_page_texts_one_document_at_a_time(settings):
 
     from rag_qa.web.views import index_html
 
-    run_build(settings, lambda: load_embedder(settings.model), progress=False)
+    run_build(settings, lambda: load_embedder(settings.embed.model), progress=False)
     index = open_index(settings)
     try:
         # Searching needs no page text: the opened index's records carry none ...

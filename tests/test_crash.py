@@ -248,7 +248,9 @@ def test_app_serves_an_index_of_one_year_or_of_undated_documents(tmp_path, fake_
 
     for name, text in texts.items():
         write_text(tmp_path / "corpus" / name, text)
-    settings = Settings(tmp_path / "corpus", tmp_path / "index", model=FAKE_MODEL)
+    settings = Settings.make(
+        corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "index", model=FAKE_MODEL
+    )
     run_build(settings, lambda: fake_model)
     app = A.create_app(settings, fake_model)
     _, url, _ = A.launch(app, port=free_port(), prevent_thread_lock=True)

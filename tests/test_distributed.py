@@ -27,7 +27,7 @@ from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 SAMPLE = REPO.parent / "shared" / "ofsted-sample"
-MODEL, PRECISION = Settings().model, Settings().precision
+MODEL, PRECISION = Settings().embed.model, Settings().embed.precision
 
 
 def differences(a: np.ndarray, b: np.ndarray) -> str:
@@ -126,7 +126,7 @@ def built_index(settings: Settings) -> tuple[dict, list[tuple[int, str, str]], n
 @pytest.mark.slow
 def test_ray_build_equals_the_single_process_build(ray_embedder, plain, sample_corpus):
     # batch_size 8: the build embeds slices of 64 texts, so this corpus is two groups or more.
-    base = Settings(corpus_dir=sample_corpus, batch_size=8)
+    base = Settings.make(corpus_dir=sample_corpus, batch_size=8)
     single = base.with_dirs(None, sample_corpus.parent / "index-single")
     with_ray = base.with_dirs(None, sample_corpus.parent / "index-ray")
     one = run_build(single, lambda: plain, progress=False)

@@ -1,7 +1,5 @@
 """The build's embedding stage: batches encoded as documents arrive, cache hits not encoded."""
 
-from dataclasses import replace
-
 import numpy as np
 from conftest import HashEmbedder
 
@@ -11,7 +9,7 @@ from rag_qa.ingest.chunking import chunk_document
 from rag_qa.records import Document, Page
 from rag_qa.settings import Settings
 
-SETTINGS = Settings(batch_size=2, chunk_tokens=20, overlap_tokens=0)  # batches of 16 texts
+SETTINGS = Settings.make(batch_size=2, chunk_tokens=20, overlap_tokens=0)  # batches of 16 texts
 
 
 def document(n: int, words: int = 300) -> tuple[Document, list]:
@@ -29,7 +27,7 @@ def document(n: int, words: int = 300) -> tuple[Document, list]:
         content_hash=f"h{n}",
     )
     emb = HashEmbedder()
-    return doc, chunk_document(doc, emb.tokenizer, SETTINGS.chunk_tokens, 0)
+    return doc, chunk_document(doc, emb.tokenizer, SETTINGS.ingest.chunk_tokens, 0)
 
 
 def test_batches_are_encoded_while_documents_arrive():
@@ -79,7 +77,7 @@ def test_cached_vectors_are_not_encoded_again(tmp_path):
 def test_a_bulk_embedder_gets_every_text_in_one_call():
     emb = HashEmbedder()
     emb.bulk = True
-    stage = EmbedStage(emb, replace(SETTINGS, batch_size=1))
+    stage = EmbedStage(emb, SETTINGS.replace(batch_size=1))
     total = 0
     for n in range(3):
         doc, chunks = document(10 + n)

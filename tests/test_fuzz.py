@@ -15,7 +15,6 @@ import random
 import signal
 import time
 import zlib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -335,7 +334,7 @@ def fuzz_settings(tmp_path) -> Settings:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     write_fuzz_corpus(corpus)
-    return Settings(
+    return Settings.make(
         corpus_dir=corpus,
         index_dir=tmp_path / "index",
         model=FAKE_MODEL,
@@ -346,10 +345,10 @@ def fuzz_settings(tmp_path) -> Settings:
 
 def search(settings: Settings, question: str, k: int = 3) -> list[str]:
     """Sources of the top passages, by BM25 alone (the fake embedder's vectors are noise)."""
-    settings = replace(settings, mode="bm25")
+    settings = settings.replace(mode="bm25")
     index = open_index(settings)
     try:
-        retriever = Retriever(index, load_embedder(settings.model), settings)
+        retriever = Retriever(index, load_embedder(settings.embed.model), settings)
         return [p.document.source for p in retriever.search(question, k).passages]
     finally:
         index.close()
@@ -645,11 +644,11 @@ def test_build_uses_the_settings_limits(settings, monkeypatch):
         return real(limits, workers)
 
     monkeypatch.setattr(B, "PdfParser", spy)
-    limited = replace(settings, pdf_timeout_s=7, pdf_memory_mb=900)
+    limited = settings.replace(pdf_timeout_s=7, pdf_memory_mb=900)
     summary = run_build(limited, lambda: load_embedder(FAKE_MODEL), progress=False)
     assert seen == [(PdfLimits(7, 900, 19), 2)] and summary.documents == 3
     # The limits do not change what is indexed: they stay out of the index key.
     assert (
         Settings().index_key()
-        == replace(Settings(), pdf_timeout_s=1, pdf_memory_mb=1, pdf_nice=0).index_key()
+        == (Settings()).replace(pdf_timeout_s=1, pdf_memory_mb=1, pdf_nice=0).index_key()
     )

@@ -26,7 +26,7 @@ def norm(text: str) -> str:
 
 @pytest.fixture(scope="session")
 def embedder():
-    return load_embedder(Settings().model, Settings().precision)
+    return load_embedder(Settings().embed.model, Settings().embed.precision)
 
 
 @pytest.fixture(scope="session")

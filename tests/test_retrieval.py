@@ -1,7 +1,5 @@
 """Retrieval over a small index built with the fake embedder: steering, dedup, abstention."""
 
-from dataclasses import replace
-
 import pytest
 from conftest import write_text
 
@@ -53,9 +51,9 @@ def retriever(tmp_path, settings):
     # The same letter twice, as text and under another name: shown once, citing both.
     write_text(corpus / "fv 2023 copy.txt", CARE_2023)
     write_text(corpus / "kent.txt", OTHER_COUNCIL)
-    settings = replace(settings, min_coverage=0.3)
-    run_build(settings, lambda: load_embedder(settings.model), progress=False)
-    return Retriever(open_index(settings), load_embedder(settings.model), settings)
+    settings = settings.replace(min_coverage=0.3)
+    run_build(settings, lambda: load_embedder(settings.embed.model), progress=False)
+    return Retriever(open_index(settings), load_embedder(settings.embed.model), settings)
 
 
 def sources(result):

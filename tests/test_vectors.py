@@ -1,7 +1,5 @@
 """The vector index: flat or HNSW by size, memory-mapped loading, exact candidate scoring."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from conftest import write_text
@@ -36,10 +34,10 @@ def test_top_ids_of_an_empty_pool():
 
 
 def test_index_kind_follows_size():
-    s = Settings(ann_min_chunks=1000, hnsw_m=16, hnsw_ef_construction=40, hnsw_ef_search=64)
+    s = Settings.make(ann_min_chunks=1000, hnsw_m=16, hnsw_ef_construction=40, hnsw_ef_search=64)
     assert choose_vectors(999, s) == VectorSpec("flat")
     assert choose_vectors(1000, s) == VectorSpec("hnsw", 16, 40, 64)
-    assert choose_vectors(10**9, replace(s, ann_min_chunks=0)).kind == "flat"
+    assert choose_vectors(10**9, s.replace(ann_min_chunks=0)).kind == "flat"
     spec = VectorSpec("hnsw", 16, 40, 64)
     assert VectorSpec.from_json(spec.to_json()) == spec
     assert VectorSpec.from_json({"kind": "flat"}) == VectorSpec("flat")
@@ -97,11 +95,11 @@ def test_hnsw_index_gives_the_same_results_as_exact_search(tmp_path, settings, m
             f"and management oversight in {year}. Personal advisers numbered {year - 2000}.",
         )
     write_text(corpus / "kent.txt", "Management oversight of care leavers in Kent is effective.")
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.embed.model)
     monkeypatch.setattr(S, "EXACT_POOL", 0)  # steered parts are searched in the graph too
     results = {}
     for kind, limit in (("flat", 0), ("hnsw", 1)):
-        s = replace(settings, index_dir=tmp_path / kind, ann_min_chunks=limit)
+        s = settings.replace(index_dir=tmp_path / kind, ann_min_chunks=limit)
         run_build(s, lambda: embedder, progress=False)
         manifest = G.read_manifest(G.current_generation(s.index_dir))
         assert manifest["vectors"]["kind"] == kind
@@ -172,7 +170,7 @@ def test_period_steering_matches_overlaps_for_every_document(tmp_path, settings)
             meta["date"] = published
         write_text(corpus / f"doc{i}.txt", f"Report {i} about care leavers and caseloads.")
         write_text(corpus / f"doc{i}.txt.meta.json", __import__("json").dumps(meta))
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.embed.model)
     run_build(settings, lambda: embedder, progress=False)
     retriever = Retriever(open_index(settings), embedder, settings)
     docs = list(retriever.docs.values())

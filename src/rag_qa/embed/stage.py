@@ -38,7 +38,7 @@ class EmbedStage:
         self.model_name = embedder.name
         self.precision = getattr(embedder, "precision", "fp32")
         self.bulk = bool(getattr(embedder, "bulk", False))
-        self.batch = max(1, settings.batch_size) * GROUP_BATCHES
+        self.batch = max(1, settings.embed.batch_size) * GROUP_BATCHES
         self.key_of: dict[str, str] = {}  # chunk_id -> embedding key
         self.vectors: dict[str, np.ndarray] = {}  # key -> vector (cached or encoded)
         self.pending: dict[str, str] = {}  # key -> text, still to encode
@@ -54,7 +54,7 @@ class EmbedStage:
                 c,
                 self.embedder.tokenizer,
                 self.embedder.max_tokens,
-                self.settings.embed_context,
+                self.settings.ingest.embed_context,
             )
             key = embed_key(self.model_name, self.precision, text)
             self.key_of[c.chunk_id] = key
@@ -80,7 +80,7 @@ class EmbedStage:
         keys = list(self.pending)[:n]
         started = time.perf_counter()
         vecs = self.embedder.encode(
-            [self.pending[k] for k in keys], batch_size=self.settings.batch_size
+            [self.pending[k] for k in keys], batch_size=self.settings.embed.batch_size
         )
         self.seconds += time.perf_counter() - started
         for key, vec in zip(keys, vecs, strict=True):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from rag_qa.evaluation.beir import evaluate_run, load_beir
@@ -39,7 +38,7 @@ def run_beir(
             (corpus / name).write_text(text or title or "(empty)", encoding="utf-8")
             meta = {"title": title or doc_id, "doc_type": "document"}
             (corpus / (name + ".meta.json")).write_text(json.dumps(meta), encoding="utf-8")
-        local = replace(settings, corpus_dir=corpus, index_dir=Path(tmp) / "index", candidates=1000)
+        local = settings.replace(corpus_dir=corpus, index_dir=Path(tmp) / "index", candidates=1000)
         embedder = embedder_factory()
         run_build(local, lambda: embedder, progress=False)
         index = open_index(local)

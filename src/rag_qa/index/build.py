@@ -101,7 +101,7 @@ def _previous(settings: Settings, full: bool, summary: BuildSummary) -> tuple[di
             return {}, None
         manifest = G.read_manifest(gen)
         G.check_compatible(manifest, settings, index_dir)
-        wanted = resolve_precision(settings.precision)
+        wanted = resolve_precision(settings.embed.precision)
         if manifest.get("precision") != wanted:
             raise G.IndexError_(f"vectors are {manifest.get('precision')}, settings ask {wanted}")
         if not all((gen / name).exists() for name in (G.STORE, G.VECTORS, G.BM25)):
@@ -217,19 +217,24 @@ def run_build(
         # PDFs are parsed in child processes under a time and memory limit (rag_qa.isolate),
         # a few files ahead of this loop; text files are read here.
         pdf_parser = PdfParser(
-            PdfLimits(settings.pdf_timeout_s, settings.pdf_memory_mb, settings.pdf_nice),
-            settings.pdf_workers,
+            PdfLimits(
+                settings.ingest.pdf_timeout_s,
+                settings.ingest.pdf_memory_mb,
+                settings.ingest.pdf_nice,
+            ),
+            settings.ingest.pdf_workers,
         )
         try:
             pdf_parser.prefetch(
                 (path, source)
                 for path, source, entry in to_parse
-                if path.suffix.lower() == ".pdf" and 0 < entry["size"] <= settings.max_file_bytes
+                if path.suffix.lower() == ".pdf"
+                and 0 < entry["size"] <= settings.ingest.max_file_bytes
             )
             for path, source, entry in _progress(to_parse, progress, "parsing"):
                 t1 = time.perf_counter()
                 try:
-                    raw = load_file(path, corpus_dir, settings.max_file_bytes, pdf_parser)
+                    raw = load_file(path, corpus_dir, settings.ingest.max_file_bytes, pdf_parser)
                     doc = build_document(raw)
                 except LoadError as err:
                     log.warning("skipped %s", err)
@@ -244,7 +249,7 @@ def run_build(
                     timings["parse"] += time.perf_counter() - t1
                 t2 = time.perf_counter()
                 doc_chunks = chunk_document(
-                    doc, tokenizer, settings.chunk_tokens, settings.overlap_tokens
+                    doc, tokenizer, settings.ingest.chunk_tokens, settings.ingest.overlap_tokens
                 )
                 timings["chunk"] += time.perf_counter() - t2
                 for w in doc.warnings:
@@ -285,7 +290,7 @@ def run_build(
         for doc in docs:
             for c in chunks[doc.doc_id]:
                 rows.append((len(rows), c, stage.key_of[c.chunk_id]))
-                lexical_texts.append(lexical_text(doc, c, settings.embed_context))
+                lexical_texts.append(lexical_text(doc, c, settings.ingest.embed_context))
 
         tmp = index_dir / f"tmp-{uuid.uuid4().hex[:12]}"
         tmp.mkdir(parents=True)

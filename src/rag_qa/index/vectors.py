@@ -1,6 +1,6 @@
 """The dense vector index of a generation: exact search while it is cheap, HNSW beyond.
 
-Up to ``Settings.ann_min_chunks`` passages the vectors are a flat (exact) inner-product index:
+Up to ``Settings.index.ann_min_chunks`` passages the vectors are a flat (exact) inner-product index:
 scoring every passage is one matrix-vector product, and steering can rank any subset exactly.
 Beyond that an HNSW graph (faiss ``IndexHNSWFlat``) finds the candidates; their cosines are
 then computed exactly from the stored vectors, so scores never depend on the index type.
@@ -44,12 +44,15 @@ class VectorSpec:
 
 
 def choose_vectors(n_vectors: int, settings) -> VectorSpec:
-    """Flat below ``settings.ann_min_chunks`` passages (0 or less: always flat), else HNSW."""
-    limit = settings.ann_min_chunks
+    """Flat below ``settings.index.ann_min_chunks`` passages (0 or less: always flat), else HNSW."""
+    limit = settings.index.ann_min_chunks
     if limit <= 0 or n_vectors < limit:
         return VectorSpec("flat")
     return VectorSpec(
-        "hnsw", settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search
+        "hnsw",
+        settings.index.hnsw_m,
+        settings.index.hnsw_ef_construction,
+        settings.index.hnsw_ef_search,
     )
 
 

@@ -92,7 +92,7 @@ class Retriever:
         self._code = {d: i for i, d in enumerate(self.doc_ids)}
         self._doc_size = np.array([r[1] for r in rows], dtype=np.int64)
         self.doc_code = np.repeat(np.arange(len(rows), dtype=np.int32), self._doc_size)
-        self.dense = DenseIndex(index.vectors, ef_search=self.settings.hnsw_ef_search)
+        self.dense = DenseIndex(index.vectors, ef_search=self.settings.index.hnsw_ef_search)
         self.matrix = self.dense.matrix
         coded = [self.docs[d] for d in self.doc_ids]
         by_title: dict[str, str | None] = {}  # many reports share a title pattern
@@ -142,9 +142,9 @@ class Retriever:
         notes: list[str] = []
         steered = False
         mention: np.ndarray | None = None
-        if not intent.councils and self.settings.council in self._council_no:
+        if not intent.councils and self.settings.retrieval.council in self._council_no:
             # A question that names no council is about the deployment's own council.
-            allowed &= self._council == self._council_no[self.settings.council]
+            allowed &= self._council == self._council_no[self.settings.retrieval.council]
             steered = True
         if intent.councils:
             wanted = [self._council_no[c] for c in intent.councils if c in self._council_no]
@@ -170,7 +170,7 @@ class Retriever:
                     both = mention & years
                     mention = both if both.any() else mention | years
         types = _document_types(intent)
-        if types and self.settings.steer_types:
+        if types and self.settings.retrieval.steer_types:
             codes = [self._types_no[t] for t in types if t in self._types_no]
             typed = allowed & np.isin(self._type, codes)
             if typed.any():
@@ -256,7 +256,7 @@ class Retriever:
         steer: bool = True,
         today: date | None = None,
     ) -> SearchResult:
-        mode = mode or self.settings.mode
+        mode = mode or self.settings.retrieval.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
@@ -306,7 +306,7 @@ class Retriever:
         t2 = time.perf_counter()
         lexical = (
             self.index.bm25.scores(
-                _topic_words(question) if self.settings.strip_query else question
+                _topic_words(question) if self.settings.retrieval.strip_query else question
             )
             if mode in ("bm25", "hybrid")
             else np.zeros(n, np.float32)
@@ -328,7 +328,7 @@ class Retriever:
             ta = time.perf_counter()
             # The part's BM25 candidates: found once, for the dense candidates and the fusion.
             hits = np.flatnonzero(matched if part is None else part & matched)
-            b_top = top_ids(lexical, hits, self.settings.candidates)
+            b_top = top_ids(lexical, hits, self.settings.retrieval.candidates)
             tb = time.perf_counter()
             size = n if part is None else int(np.count_nonzero(part))
             if size == 0:
@@ -357,7 +357,7 @@ class Retriever:
         if part is not None and size <= EXACT_POOL:
             ids = np.flatnonzero(part)
         else:
-            found = self.dense.top(q, self.settings.candidates, part)
+            found = self.dense.top(q, self.settings.retrieval.candidates, part)
             ids = np.unique(np.concatenate([found, b_top]))
         dense[ids] = self.dense.scores(ids, q)
         return ids
@@ -367,7 +367,7 @@ class Retriever:
     ) -> list[int]:
         """One part's ranking: ``d_pool``, its passages with a dense score (ascending ids);
         ``b_top``, its BM25 candidates (best first); ``size``, its number of passages."""
-        depth = min(self.settings.candidates, size)
+        depth = min(self.settings.retrieval.candidates, size)
         d_top = top_ids(dense, d_pool, depth).tolist()
         b_top = b_top[:depth].tolist()
         if mode == "dense":
@@ -376,15 +376,17 @@ class Retriever:
             seen = set(b_top)
             return b_top + [i for i in d_top if i not in seen]  # no word in common: dense order
         s = self.settings
-        if s.fusion == "rrf":
+        if s.retrieval.fusion == "rrf":
             scores = fusion.rrf(
-                [d_top, b_top], k=s.rrf_k, weights=[s.dense_weight, 1 - s.dense_weight]
+                [d_top, b_top],
+                k=s.retrieval.rrf_k,
+                weights=[s.retrieval.dense_weight, 1 - s.retrieval.dense_weight],
             )
         else:
             scores = fusion.weighted(
                 {i: float(dense[i]) for i in d_top},
                 {i: float(lexical[i]) for i in b_top},
-                s.dense_weight,
+                s.retrieval.dense_weight,
             )
         return fusion.ranked(scores)
 

@@ -138,7 +138,7 @@ def filtered_search(retriever, question: str, k: int, filters: Filters, mode: st
         mask = retriever.doc_mask(allowed)
         if mask.any():
             order, dense, lexical, _ = retriever.rank(
-                question, mode or retriever.settings.mode, mask
+                question, mode or retriever.settings.retrieval.mode, mask
             )
             seen = {p.chunk.chunk_id for p in kept}
             extra = [i for i in order if mask[i]][: k * 3]
@@ -166,7 +166,9 @@ def filtered_search(retriever, question: str, k: int, filters: Filters, mode: st
         result,
         passages=passages,
         notes=tuple(notes),
-        top_dense=float(top_dense) if (mode or retriever.settings.mode) != "bm25" else 0.0,
+        top_dense=float(top_dense)
+        if (mode or retriever.settings.retrieval.mode) != "bm25"
+        else 0.0,
         coverage=retriever.coverage(question, passages[:3]),
     )
 
@@ -491,7 +493,7 @@ def create_app(
             raise gr.Error(f"Please keep questions under {MAX_QUESTION_CHARS} characters.")
         state = dict(state or _new_state())
         filters = _filters_from(service.choices(), y_from, y_to, types, reports)
-        k = max(1, min(MAX_PASSAGES, int(k or settings.top_k)))
+        k = max(1, min(MAX_PASSAGES, int(k or settings.retrieval.top_k)))
         turn = service.ask(question, state["questions"], k, filters)
         passages = [passage_record(p, turn.answer) for p in turn.result.passages]
         record = {
@@ -658,7 +660,9 @@ def create_app(
                         multiselect=True,
                         label="Particular reports (none chosen: all)",
                     )
-                    k = gr.Slider(1, MAX_PASSAGES, value=settings.top_k, step=1, label="Passages")
+                    k = gr.Slider(
+                        1, MAX_PASSAGES, value=settings.retrieval.top_k, step=1, label="Passages"
+                    )
                 gr.Markdown("### Passages")
                 cards = gr.HTML(passages_html([]), elem_id="rq-passages", max_height=520)
                 pick = gr.Radio(
@@ -858,7 +862,7 @@ def serve(
         from rag_qa.embed.model import load_embedder
 
         def embedder_factory():
-            return load_embedder(settings.model, settings.precision)
+            return load_embedder(settings.embed.model, settings.embed.precision)
 
     if G.current_generation(settings.index_dir) is None:  # fail before loading the model
         raise G.IndexError_(
@@ -874,7 +878,9 @@ def serve(
         feedback_file=feedback_file,
         concurrency=concurrency,
     )
-    app.service.ask(EXAMPLES[0], [], settings.top_k, Filters())  # warm-up: first answer fast
+    app.service.ask(
+        EXAMPLES[0], [], settings.retrieval.top_k, Filters()
+    )  # warm-up: first answer fast
     docs = len(app.service.retriever.docs)
     click.echo(
         f"rag-qa: {docs} documents loaded in {time.perf_counter() - started:.1f}s; "
