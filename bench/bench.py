@@ -39,11 +39,11 @@ from bench_index import SAMPLE, build, copy_file, copy_shipped, cpu_seconds, liv
 
 from rag_qa.answer.extract import build_answer  # noqa: E402
 from rag_qa.embed.model import embed_text, load_embedder  # noqa: E402
-from rag_qa.index.bm25 import tokenize  # noqa: E402
 from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser  # noqa: E402
 from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
+from rag_qa.text.vocabulary import tokenize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "bench.json"
@@ -137,7 +137,7 @@ def query_bench(settings: Settings, emb, qs: list[str]) -> dict:
     retriever = Retriever(index, emb, settings)
     load_s = time.perf_counter() - t0
     for q in qs[:10]:  # warm-up
-        build_answer(retriever.search(q, k=5), settings, embed=emb.encode)
+        build_answer(retriever.search(q, k=5), settings.answer, embed=emb.encode)
         raw_limits(index, emb, q)
     search, answer, total, raw_sum = [], [], [], []
     parts: dict[str, list[float]] = {p: [] for p in PARTS}
@@ -146,7 +146,7 @@ def query_bench(settings: Settings, emb, qs: list[str]) -> dict:
         t1 = time.perf_counter()
         result = retriever.search(q, k=5)
         t2 = time.perf_counter()
-        build_answer(result, settings, embed=emb.encode)
+        build_answer(result, settings.answer, embed=emb.encode)
         t3 = time.perf_counter()
         search.append(t2 - t1)
         answer.append(t3 - t2)

@@ -39,11 +39,11 @@ import synthetic as SY  # noqa: E402
 from rag_qa.answer.extract import build_answer  # noqa: E402
 from rag_qa.embed.model import load_embedder  # noqa: E402
 from rag_qa.index import generations as G  # noqa: E402
-from rag_qa.index.bm25 import tokenize  # noqa: E402
 from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.index.vectors import VectorSpec, read_vectors, write_vectors  # noqa: E402
 from rag_qa.retrieval.retriever import Retriever, _topic_words  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
+from rag_qa.text.vocabulary import tokenize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
@@ -161,7 +161,7 @@ def measure_queries(retriever: Retriever, emb, settings: Settings, qs: list[str]
         raw_bm25(model, bm25_text(q))
         retriever.search(q, k=5)
     for q in qs[:20]:
-        build_answer(retriever.search(q, k=5), settings, embed=emb.encode)
+        build_answer(retriever.search(q, k=5), settings.answer, embed=emb.encode)
     warmup_s = time.perf_counter() - t0
     rows = {k: [] for k in ("encode", "faiss", "bm25", "raw_sum", "search", "answer")}
     split = {k: [] for k in SPLIT}
@@ -177,7 +177,7 @@ def measure_queries(retriever: Retriever, emb, settings: Settings, qs: list[str]
             t3 = time.perf_counter()
             result = retriever.search(q, k=5)
             t4 = time.perf_counter()
-            build_answer(result, settings, embed=emb.encode)
+            build_answer(result, settings.answer, embed=emb.encode)
             t5 = time.perf_counter()
             rows["encode"].append(t1 - t0)
             rows["faiss"].append(t2 - t1)

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from rag_qa import __version__  # noqa: E402
 from rag_qa.embed.model import lexical_text, load_embedder, resolve_precision  # noqa: E402
 from rag_qa.index import generations as G  # noqa: E402
-from rag_qa.index.bm25 import Bm25Index, tokenize  # noqa: E402
+from rag_qa.index.bm25 import Bm25Index  # noqa: E402
 from rag_qa.index.store import Store  # noqa: E402
 from rag_qa.index.vectors import (  # noqa: E402
     VectorSpec,
@@ -47,9 +47,13 @@ from rag_qa.index.vectors import (  # noqa: E402
     write_vectors,
 )
 from rag_qa.ingest.chunking import split_sentences  # noqa: E402
-from rag_qa.records import MONTHS, Chunk, DateMention, Document, Page  # noqa: E402
+from rag_qa.records import Chunk, DateMention, Document, Page  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 from rag_qa.text.councils import COUNCIL_NAMES  # noqa: E402
+from rag_qa.text.vocabulary import (
+    MONTHS,  # noqa: E402
+    tokenize,  # noqa: E402
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

@@ -20,12 +20,9 @@ from conftest import (
     write_text,
 )
 
-from rag_qa.answer.extract import build_answer
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
 from rag_qa.records import Chunk, Document, Page
 from rag_qa.retrieval import followup as F
-from rag_qa.retrieval.retriever import Retriever
 from rag_qa.web import app as A
 from rag_qa.web import uploads as U
 from rag_qa.web import views as V
@@ -187,55 +184,10 @@ def test_passage_cards_escape_titles():
 # Filters and search
 
 
-@pytest.fixture
-def retriever(settings, fake_model):
-    run_build(settings, lambda: fake_model)
-    return Retriever(open_index(settings), fake_model, settings)
-
-
-def test_filters_match_documents():
-    doc = _doc([(1, "x")])
-    assert not A.Filters().active
-    assert A.Filters(2023, 2023).matches(doc)
-    assert not A.Filters(2024, None).matches(doc)
-    assert not A.Filters(None, 2022).matches(doc)
-    assert A.Filters(doc_types=("inspection report",)).matches(doc)
-    assert not A.Filters(doc_types=("news release",)).matches(doc)
-    assert not A.Filters(doc_ids=("other",)).matches(doc)
-    undated = Document(**{**doc.__dict__, "date": None})
-    assert not A.Filters(2000, 2030).matches(undated)
-    assert A.Filters(doc_types=("inspection report",)).matches(undated)
-
-
 def test_full_year_range_means_no_year_filter():
     choices = {"years": [2017, 2023, 2026], "types": [], "reports": []}
     assert A._filters_from(choices, 2017, 2026, [], []) == A.Filters()
     assert A._filters_from(choices, 2026, 2020, None, None) == A.Filters(2020, None)
-
-
-def test_filtered_search_keeps_only_allowed_documents(retriever):
-    letter = next(d for d in retriever.docs.values() if d.source == "letter.txt")
-    result = A.filtered_search(retriever, OVERSIGHT, 3, A.Filters(doc_ids=(letter.doc_id,)))
-    assert result.passages
-    assert {p.document.source for p in result.passages} == {"letter.txt"}
-    assert [p.rank for p in result.passages] == list(range(1, len(result.passages) + 1))
-    by_type = A.filtered_search(
-        retriever, OVERSIGHT, 5, A.Filters(doc_types=("inspection report",))
-    )
-    assert by_type.passages and all(p.document.source == PDF_SOURCE for p in by_type.passages)
-
-
-def test_filters_matching_nothing_abstain_with_a_note(retriever, settings):
-    result = A.filtered_search(retriever, OVERSIGHT, 5, A.Filters(1990, 1991))
-    assert result.passages == []
-    assert any("No passage matches the filters" in n for n in result.notes)
-    assert build_answer(result, settings).abstained
-
-
-def test_no_filters_is_plain_search(retriever):
-    a = A.filtered_search(retriever, OVERSIGHT, 4, A.Filters())
-    b = retriever.search(OVERSIGHT, k=4)
-    assert [p.chunk.chunk_id for p in a.passages] == [p.chunk.chunk_id for p in b.passages]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,10 +10,9 @@ import pytest
 from conftest import REPO
 
 from rag_qa.embed.model import load_embedder
+from rag_qa.engine import Engine
 from rag_qa.index import generations as G
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
-from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -58,10 +57,9 @@ def test_shipped_corpus_builds_with_no_skips(built):
 
 def test_management_oversight_2018(built, embedder):
     settings, _ = built
-    index = open_index(settings)
     passages = (
-        Retriever(index, embedder)
-        .search("What did Ofsted say about management oversight in 2018?", k=5)
+        Engine(settings, embedder)
+        .ask("What did Ofsted say about management oversight in 2018?", k=5)
         .passages
     )
     sources = [p.document.source for p in passages]
@@ -76,8 +74,7 @@ def test_pdf_pages_cited_are_the_real_pages(built, embedder):
     import pypdf
 
     settings, _ = built
-    index = open_index(settings)
-    retriever = Retriever(index, embedder)
+    retriever = Engine(settings, embedder)
     checked = 0
     for question in (
         "caseloads of social workers",

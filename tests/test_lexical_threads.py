@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from rag_qa.index import bm25 as lexical
+from rag_qa.text import vocabulary as lexical
 
 
 def test_stemming_from_many_threads_at_once():

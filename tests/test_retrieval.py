@@ -5,10 +5,10 @@ from conftest import write_text
 
 from rag_qa.answer.extract import build_answer
 from rag_qa.embed.model import load_embedder
+from rag_qa.engine import Engine
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
+from rag_qa.retrieval.dedup import near_duplicate
 from rag_qa.retrieval.query import analyse
-from rag_qa.retrieval.retriever import Retriever, near_duplicate
 
 CARE_2019 = """5 March 2019
 
@@ -53,7 +53,7 @@ def retriever(tmp_path, settings):
     write_text(corpus / "kent.txt", OTHER_COUNCIL)
     settings = settings.replace(min_coverage=0.3)
     run_build(settings, lambda: load_embedder(settings.embed.model), progress=False)
-    return Retriever(open_index(settings), load_embedder(settings.embed.model), settings)
+    return Engine(settings, load_embedder(settings.embed.model)).retriever
 
 
 def sources(result):
@@ -78,7 +78,7 @@ def test_council_named_steers_and_unknown_council_abstains(retriever, settings):
     assert sources(kent)[0] == "kent.txt"
     reading = retriever.search("What did Ofsted say about care leavers in Reading?", k=2)
     assert reading.no_match and "no report about Reading" in reading.notes[0]
-    answer = build_answer(reading, retriever.settings)
+    answer = build_answer(reading, retriever.settings.answer)
     assert answer.abstained and "hold nothing" in answer.text
 
 
@@ -86,7 +86,7 @@ def test_period_with_no_report_says_so(retriever):
     result = retriever.search("What did the 2030 inspection say about care leavers?", k=3)
     assert result.no_match
     assert result.notes == ("No report in the index is from 2030.",)
-    assert build_answer(result, retriever.settings).abstained
+    assert build_answer(result, retriever.settings.answer).abstained
 
 
 def test_duplicate_passages_shown_once_citing_both(retriever):
@@ -101,7 +101,7 @@ def test_duplicate_passages_shown_once_citing_both(retriever):
 
 def test_unrelated_question_abstains(retriever):
     result = retriever.search("What time does the swimming pool open on Sundays?", k=3)
-    answer = build_answer(result, retriever.settings)
+    answer = build_answer(result, retriever.settings.answer)
     assert answer.abstained
     assert answer.text.startswith("The indexed reports hold nothing")
     assert "Possibly related: [1]" in answer.text
@@ -109,7 +109,7 @@ def test_unrelated_question_abstains(retriever):
 
 def test_answer_sentences_are_verbatim_with_markers(retriever):
     result = retriever.search("Were personal advisers' caseloads too high in 2019?", k=3)
-    answer = build_answer(result, retriever.settings)
+    answer = build_answer(result, retriever.settings.answer)
     assert not answer.abstained
     for sentence in answer.sentences:
         cited = result.passages[sentence.passage_rank - 1]
@@ -173,18 +173,19 @@ def test_passages_outside_the_steered_documents_are_ranked_only_when_needed(retr
     import numpy as np
 
     question = "What did the 2019 focused visit say about management oversight?"
-    allowed, _, _ = retriever.steer(analyse(question))
-    first = retriever.passage_mask(allowed)
+    allowed = retriever.steering.steer(analyse(question)).first
+    table, ranker = retriever.table, retriever.ranker
+    first = table.passage_mask(allowed)
     assert 0 < first.sum() < len(first)
-    full, _, _, _ = retriever.rank(question, "hybrid", first)
+    full = ranker.rank(question, "hybrid", first).order
     inside = [i for i in full if first[i]]
     assert full[: len(inside)] == inside and len(full) > len(inside)  # steered ones first
     for need in (1, len(inside)):
-        lazy, _, _, _ = retriever.rank(question, "hybrid", first, need=need)
+        lazy = ranker.rank(question, "hybrid", first, need=need).order
         assert lazy == inside  # enough inside ``first``: nothing else ranked
-    more, _, _, _ = retriever.rank(question, "hybrid", first, need=len(inside) + 1)
+    more = ranker.rank(question, "hybrid", first, need=len(inside) + 1).order
     assert more == full  # not enough: the rest ranked after, exactly as without ``need``
-    assert np.array_equal(retriever.passage_mask(allowed), allowed[retriever.doc_code])
+    assert np.array_equal(table.passage_mask(allowed), allowed[table.doc_code])
 
 
 def test_when_did_the_visit_take_place_ranks_the_passage_the_dates_were_read_from(retriever):
@@ -192,13 +193,15 @@ def test_when_did_the_visit_take_place_ranks_the_passage_the_dates_were_read_fro
     top = result.passages[0]
     assert top.document.source == "fv 2019.txt"
     assert "12 and 13 February 2019" in " ".join(top.chunk.text.split())
-    assert all(isinstance(i, int) for i in retriever.date_chunks)
-    assert len(retriever.date_chunks) >= 4  # one per document that says when its visit was
+    assert all(isinstance(i, int) for i in retriever.steering.date_passages)
+    assert (
+        len(retriever.steering.date_passages) >= 4
+    )  # one per document that says when its visit was
 
 
 @pytest.mark.parametrize("words", [0, 1, 7, 8, 9, 40])
 def test_shingles_are_every_run_of_eight_words(words):
-    from rag_qa.retrieval.retriever import _shingles
+    from rag_qa.retrieval.dedup import shingles as _shingles
 
     text = " ".join(f"W{i % 11}," for i in range(words))
     w = [f"w{i % 11}" for i in range(words)]

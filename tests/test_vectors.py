@@ -5,12 +5,12 @@ import pytest
 from conftest import write_text
 
 from rag_qa.embed.model import load_embedder
+from rag_qa.engine import Engine
 from rag_qa.index import generations as G
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
 from rag_qa.index.vectors import DenseIndex, VectorSpec, choose_vectors, read_vectors, write_vectors
-from rag_qa.retrieval import retriever as S
-from rag_qa.retrieval.retriever import Retriever, top_ids
+from rag_qa.retrieval.documents import overlaps
+from rag_qa.retrieval.ranking import top_ids
 from rag_qa.settings import Settings
 
 
@@ -96,15 +96,15 @@ def test_hnsw_index_gives_the_same_results_as_exact_search(tmp_path, settings, m
         )
     write_text(corpus / "kent.txt", "Management oversight of care leavers in Kent is effective.")
     embedder = load_embedder(settings.embed.model)
-    monkeypatch.setattr(S, "EXACT_POOL", 0)  # steered parts are searched in the graph too
     results = {}
     for kind, limit in (("flat", 0), ("hnsw", 1)):
-        s = settings.replace(index_dir=tmp_path / kind, ann_min_chunks=limit)
+        # exact_pool=0: steered parts are searched in the graph too
+        s = settings.replace(index_dir=tmp_path / kind, ann_min_chunks=limit, exact_pool=0)
         run_build(s, lambda: embedder, progress=False)
         manifest = G.read_manifest(G.current_generation(s.index_dir))
         assert manifest["vectors"]["kind"] == kind
-        retriever = Retriever(open_index(s), embedder, s)
-        assert retriever.dense.exact == (kind == "flat")
+        retriever = Engine(s, embedder).retriever
+        assert retriever.ranker.dense.exact == (kind == "flat")
         results[kind] = [
             [(p.chunk.chunk_id, round(p.score, 5)) for p in retriever.search(q, k=5).passages]
             for q in QUESTIONS
@@ -172,17 +172,17 @@ def test_period_steering_matches_overlaps_for_every_document(tmp_path, settings)
         write_text(corpus / f"doc{i}.txt.meta.json", __import__("json").dumps(meta))
     embedder = load_embedder(settings.embed.model)
     run_build(settings, lambda: embedder, progress=False)
-    retriever = Retriever(open_index(settings), embedder, settings)
-    docs = list(retriever.docs.values())
+    table = Engine(settings, embedder).retriever.table
+    docs = list(table.docs.values())
     assert any(d.visit_start and d.visit_end for d in docs) and any(d.date for d in docs)
     days = [date(2017, 12, 1), date(2018, 3, 16), date(2018, 3, 17), date(2019, 12, 31),
             date(2020, 1, 10), date(2021, 6, 1), date(2022, 2, 15), date(2023, 1, 1)]  # fmt: skip
     for a in days:
         for b in days:
             if a <= b:
-                expected = {d.doc_id for d in docs if S.overlaps(d, a, b)}
-                hit = retriever._in_period(a, b)  # one boolean per document code
-                assert {retriever.doc_ids[i] for i in np.flatnonzero(hit)} == expected
+                expected = {d.doc_id for d in docs if overlaps(d, a, b)}
+                hit = table.in_period(a, b)  # one boolean per document code
+                assert {table.doc_ids[i] for i in np.flatnonzero(hit)} == expected
 
 
 def test_hnsw_search_under_a_selective_mask_finds_the_allowed_neighbours(tmp_path):

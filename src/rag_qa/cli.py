@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -183,11 +182,11 @@ def index(
             click.echo(f"  {label}: {source}")
 
 
-def open_retriever(settings: Settings):
-    from rag_qa.index.loaded import open_index
-    from rag_qa.retrieval.retriever import Retriever
+def open_engine(settings: Settings):
+    """The engine over the live index, with the model ``settings`` name."""
+    from rag_qa.engine import Engine
 
-    return Retriever(open_index(settings), embedder_factory(settings)(), settings)
+    return Engine.open(settings, embedder_factory(settings))
 
 
 @main.command()
@@ -212,33 +211,17 @@ def open_retriever(settings: Settings):
 @friendly_errors
 def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_json: bool) -> None:
     """Answer one or more QUESTIONS with ranked, cited passages."""
-    from rag_qa.answer.extract import build_answer
-
     for question in questions:
         if not question.strip():
             raise click.ClickException(
                 "empty question: ask something, e.g. rag-qa ask " + json.dumps(EXAMPLE_QUESTION)
             )
-    retriever = open_retriever(settings)
+    engine = open_engine(settings)
     for question in questions:
-        started = time.perf_counter()
-        result = retriever.search(question, k=k, mode=mode)
-        answer = build_answer(result, settings, embed=retriever.embedder.encode)
-        elapsed = time.perf_counter() - started
+        turn = engine.ask(question, k=k, mode=mode)
+        answer, result = turn.answer, turn.result
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "question": question,
-                        "answer": answer.text,
-                        "abstained": answer.abstained,
-                        "notes": list(result.notes),
-                        "passages": [p.to_json() for p in result.passages],
-                        "seconds": round(elapsed, 4),
-                    },
-                    ensure_ascii=False,
-                )
-            )
+            click.echo(json.dumps(turn.to_json(), ensure_ascii=False))
             continue
         click.echo(click.style(f"Q: {question}", bold=True))
         click.echo(f"A: {answer.text}\n")
@@ -314,8 +297,7 @@ def eval_(
         (out_dir / "beir_summary.json").write_text(json.dumps(report, indent=1))
         return
     questions = E.load_questions(questions_file)
-    retriever = open_retriever(settings)
-    report = E.evaluate(retriever, questions, modes, settings, k=k)
+    report = E.evaluate(open_engine(settings), questions, modes, k=k)
     calibration = E.calibrate([r for r in report["rows"] if r["mode"] == modes[-1]])
     paths = E.write_results(
         report, out_dir, {"calibration": calibration, "questions_file": str(questions_file), "k": k}
@@ -384,7 +366,7 @@ def docs(settings: Settings, as_json: bool) -> None:
             click.echo(f'    {m.role:<12} {m.date}  by {m.rule}{where}: "{m.evidence}"')
     click.echo(
         f"{len(index_.documents)} documents, built {index_.manifest.get('built_at')}",
-        err=not as_json and False,
+        err=as_json,  # JSON Lines on stdout: one object per line, nothing else
     )
 
 

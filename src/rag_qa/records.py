@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rag_qa.text.vocabulary import MONTHS
+
 
 @dataclass(frozen=True)
 class Page:
@@ -45,7 +47,9 @@ class Document:
 
     @property
     def year(self) -> int | None:
-        return int(self.date[:4]) if self.date else None
+        """The year a document belongs to: its own date's, else its visit's."""
+        when = self.date or self.visit_end or self.visit_start
+        return int(when[:4]) if when else None
 
 
 @dataclass(frozen=True)
@@ -121,22 +125,6 @@ def citation_label(doc: Document, chunk: Chunk) -> str:
         else:
             parts.append(f"p. {chunk.page_start}")
     return ", ".join(parts)
-
-
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 def format_date(iso: str) -> str:

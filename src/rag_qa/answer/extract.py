@@ -12,68 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag_qa.answer.abstain import NOTHING, abstention_reason
 from rag_qa.ingest.chunking import split_sentences
 from rag_qa.records import Passage
+from rag_qa.retrieval.query import topic_words
+from rag_qa.settings import AnswerSettings
+from rag_qa.text.vocabulary import words
 
-STOPWORDS = set(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "say",
-        "said",
-        "says",
-        "the",
-        "their",
-        "there",
-        "this",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "about",
-        "ofsted",
-        "slough",
-        "report",
-        "reports",
-        "inspection",
-        "visit",
-        "inspectors",
-        "find",
-        "found",
-        "tell",
-        "me",
-        "any",
-    ]
-)
-WORD = re.compile(r"[a-z0-9]+")
 _FIRST_PERSON = re.compile(r"\b(?:I|I['’](?:m|d|ve)|[Ww]e|[Ww]e['’](?:re|ve)|[Oo]ur|us)\b")
 
 
@@ -82,17 +27,6 @@ class AnswerSentence:
     text: str
     passage_rank: int  # the [n] it cites
     score: float
-
-
-def terms(text: str) -> list[str]:
-    return [w for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -110,67 +44,81 @@ class Selection:
     similarity: float | None  # best cosine of a candidate sentence to the question
 
 
+def _candidates(passages: list[Passage], s: AnswerSettings) -> list[tuple[Passage, int, str]]:
+    out: list[tuple[Passage, int, str]] = []
+    for p in passages[: s.source_passages]:
+        for i, text in enumerate(passage_sentences(p.chunk.text)):
+            if len(text) >= s.min_sentence_chars and len(out) < s.max_candidates:
+                out.append((p, i, text))
+    return out
+
+
+def _word_scores(question: str, sentences: list[str]) -> list[float]:
+    """Each sentence's idf-weighted share of the question's topic words (idf among the
+    candidate sentences), the same stems as BM25's."""
+    q = set(words(topic_words(question)))
+    present = [set(words(s)) & q for s in sentences]
+    df: dict[str, int] = {}
+    for found in present:
+        for t in found:
+            df[t] = df.get(t, 0) + 1
+    n = len(sentences)
+    norm = math.sqrt(max(1, len(q)))
+    return [sum(math.log(1 + n / df[t]) for t in found) / norm for found in present]
+
+
 def select_sentences(
     question: str,
     passages: list[Passage],
-    limit: int = 3,
     embed: Callable[[list[str]], np.ndarray] | None = None,
-    max_sentences: int = 20,
+    settings: AnswerSettings | None = None,
 ) -> Selection:
-    """Pick up to ``limit`` sentences from the top passages that best answer the question.
+    """Pick up to ``settings.sentences`` sentences from the top passages that best answer the
+    question.
 
-    Each candidate sentence scores on the question's words it holds (idf-weighted among the
-    candidates) and, when ``embed`` is given, on its cosine similarity to the question; the
-    two are max-normalised and averaged, with a small preference for higher-ranked passages.
+    Each candidate sentence scores on the question's words it holds and, when ``embed`` is
+    given, on its cosine similarity to the question; the two are max-normalised and mixed,
+    with a preference for higher-ranked passages and against first-person quotes.
     """
-    q = {_stem(t) for t in terms(question)}
-    if not passages:
-        return Selection([], 0.0)
-    sentences: list[tuple[Passage, int, str]] = []
-    for p in passages[:3]:
-        for i, s in enumerate(passage_sentences(p.chunk.text)):
-            if len(s) >= 25 and len(sentences) < max_sentences:
-                sentences.append((p, i, s))
+    s = settings or AnswerSettings()
+    sentences = _candidates(passages, s) if passages else []
     if not sentences:
         return Selection([], 0.0)
-    df: dict[str, int] = {}
-    for _, _, s in sentences:
-        for t in {_stem(w) for w in terms(s)} & q:
-            df[t] = df.get(t, 0) + 1
-    n = len(sentences)
-    lexical = []
-    for _, _, s in sentences:
-        present = {_stem(w) for w in terms(s)} & q
-        lexical.append(sum(math.log(1 + n / df[t]) for t in present) / math.sqrt(max(1, len(q))))
+    lexical = _word_scores(question, [text for _, _, text in sentences])
     if embed is not None:
-        vecs = embed([question] + [s for _, _, s in sentences])
+        vecs = embed([question] + [text for _, _, text in sentences])
         dense = [max(0.0, float(v @ vecs[0])) for v in vecs[1:]]
     else:
-        dense = [0.0] * n
+        dense = [0.0] * len(sentences)
     top_lex, top_dense = max(lexical) or 1.0, max(dense) or 1.0
-    weight = 0.5 if embed is not None else 0.0
-    candidates = []
-    for (p, i, s), lex, den in zip(sentences, lexical, dense, strict=True):
+    weight = s.cosine_weight if embed is not None else 0.0
+    scored = []
+    for (p, i, text), lex, den in zip(sentences, lexical, dense, strict=True):
         if lex == 0 and den == 0:
             continue
         score = (1 - weight) * lex / top_lex + weight * den / top_dense
-        score *= 1.0 / (1 + 0.1 * (p.rank - 1))
-        if _FIRST_PERSON.search(s):
-            # "I'm confident that our ..." is someone quoted in a news release, not a finding.
-            score *= 0.7
-        candidates.append((score, p.rank, i, s))
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+        score *= 1.0 / (1 + s.rank_decay * (p.rank - 1))
+        if _FIRST_PERSON.search(text):
+            score *= s.first_person_factor
+        scored.append((score, p.rank, i, text))
     similarity = max(dense) if embed is not None else None
-    if not candidates:
-        return Selection([], similarity)
-    best = candidates[0][0]
+    return Selection(_choose(scored, s), similarity)
+
+
+def _choose(scored: list[tuple[float, int, int, str]], s: AnswerSettings) -> list[AnswerSentence]:
+    """The best sentences, each at least ``keep_ratio`` of the best score; overlapping passages
+    share sentences, so each sentence is cited once."""
+    scored.sort(key=lambda c: (-c[0], c[1], c[2]))
+    if not scored:
+        return []
+    best = scored[0][0]
     chosen, seen = [], set()
-    for c in candidates:  # overlapping passages share sentences: cite each sentence once
-        key = " ".join(c[3].split()).lower()
-        if c[0] >= 0.75 * best and key not in seen and len(chosen) < limit:
-            chosen.append(c)
+    for score, rank, _, text in scored:
+        key = " ".join(text.split()).lower()
+        if score >= s.keep_ratio * best and key not in seen and len(chosen) < s.sentences:
+            chosen.append(AnswerSentence(text, rank, score))
             seen.add(key)
-    return Selection([AnswerSentence(s, rank, score) for score, rank, _, s in chosen], similarity)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -182,31 +130,8 @@ class Answer:
     similarity: float | None = None  # best cosine of a sentence of the top passages
 
 
-NOTHING = "The indexed reports hold nothing that answers this."
-
-
-def abstention_reason(result, settings, similarity: float | None = None) -> str:
-    """Why the answer should abstain ("" when it should not).
-
-    Abstains when the question's period or council matches no document and no passage
-    mentions it (``result.no_match``); when the top passages contain too little of what the
-    question asks about (``result.coverage``, the idf-weighted share of its words, under
-    ``settings.answer.min_coverage``); or when no sentence of the top passages comes close to the
-    question (best cosine ``similarity`` under ``settings.answer.min_similarity``). Both thresholds
-    are fitted on the eval set (``rag-qa eval`` prints the fit)."""
-    if not result.passages:
-        return "no passages"
-    if result.no_match:
-        return "no matching document"
-    if result.coverage < settings.answer.min_coverage:
-        return f"question coverage {result.coverage:.2f} < {settings.answer.min_coverage:.2f}"
-    if similarity is not None and similarity < settings.answer.min_similarity:
-        return f"best sentence similarity {similarity:.3f} < {settings.answer.min_similarity:.3f}"
-    return ""
-
-
 def build_answer(
-    result, settings, embed: Callable[[list[str]], np.ndarray] | None = None
+    result, settings: AnswerSettings, embed: Callable[[list[str]], np.ndarray] | None = None
 ) -> Answer:
     """The extractive answer, or a plain abstention listing the nearest passages. With
     ``embed`` (the retriever's model), sentences are also chosen, and weak evidence
@@ -215,7 +140,7 @@ def build_answer(
     lead = " ".join(result.notes)
     selection = Selection([], None)
     if passages and not result.no_match:
-        selection = select_sentences(result.question, passages, embed=embed)
+        selection = select_sentences(result.question, passages, embed=embed, settings=settings)
     reason = abstention_reason(result, settings, selection.similarity)
     if reason:
         related = ""

@@ -13,10 +13,9 @@ import json
 import tempfile
 from pathlib import Path
 
+from rag_qa.engine import Engine
 from rag_qa.evaluation.beir import evaluate_run, load_beir
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
-from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 
@@ -41,16 +40,16 @@ def run_beir(
         local = settings.replace(corpus_dir=corpus, index_dir=Path(tmp) / "index", candidates=1000)
         embedder = embedder_factory()
         run_build(local, lambda: embedder, progress=False)
-        index = open_index(local)
-        retriever = Retriever(index, embedder, local)
+        engine = Engine(local, embedder)
         source_of = {
-            vec: by_file[index.documents[d].source] for vec, d in enumerate(retriever.doc_of)
+            vec: by_file[engine.index.documents[d].source]
+            for vec, d in enumerate(engine.retriever.table.doc_of)
         }
         summary = {}
         for mode in modes:
             run = {}
             for qid, text in data.queries.items():
-                order, _, _, _ = retriever.rank(text, mode)
+                order = engine.ranking(text, mode)
                 ranked: list[str] = []
                 for vec_id in order:
                     doc = source_of[vec_id]
@@ -61,5 +60,5 @@ def run_beir(
                 run[qid] = ranked
             result = evaluate_run(run, data.qrels)
             summary[mode] = {k: v for k, v in result.items() if k != "per_query"}
-        index.close()
+        engine.close()
     return {"dataset": str(folder), "documents": len(data.corpus), "summary": summary}

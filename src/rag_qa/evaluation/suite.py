@@ -9,11 +9,9 @@ computed from every passage in the index that is a hit.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_qa.answer.extract import build_answer
 from rag_qa.evaluation import metrics as M
 
 CUTOFFS = (1, 3, 5, 10)
@@ -86,25 +84,21 @@ def relevant_count(q: Question, index) -> int:
 
 
 def evaluate(
-    retriever,
+    engine,
     questions: list[Question],
     modes: list[str],
-    settings,
     k: int = 10,
-    answer_model: bool = True,
 ) -> dict:
-    """Run every question in every mode; returns {"rows": [...], "summary": {mode: {...}}}."""
+    """Run every question in every mode through ``engine.ask`` (the code the CLI and the chat
+    run); returns {"rows": [...], "summary": {mode: {...}}}."""
     rows = []
-    ideal = {q.id: relevant_count(q, retriever.index) for q in questions}
+    ideal = {q.id: relevant_count(q, engine.index) for q in questions}
     for q in questions[:3]:  # warm up caches so the latencies measure steady state
-        retriever.search(q.question, k=k, mode=modes[0])
-    embed = retriever.embedder.encode if answer_model else None
+        engine.ask(q.question, k=k, mode=modes[0])
     for mode in modes:
         for q in questions:
-            started = time.perf_counter()
-            result = retriever.search(q.question, k=k, mode=mode)
-            answer = build_answer(result, settings, embed=embed)
-            latency = time.perf_counter() - started
+            turn = engine.ask(q.question, k=k, mode=mode)
+            result, answer, latency = turn.result, turn.answer, turn.seconds
             relevance = [passage_hit(q, p) for p in result.passages]
             first = next((i + 1 for i, r in enumerate(relevance) if r), None)
             row = {

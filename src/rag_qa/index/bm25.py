@@ -2,52 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import re
-import threading
 from pathlib import Path
 
 import numpy as np
-import snowballstemmer
 
-# A snowball stemmer keeps the word being stemmed on itself: one per thread (the web chat
-# answers on several threads; a shared one raised IndexError under load).
-_LOCAL = threading.local()
-STEM_CACHE_SIZE = 1 << 17  # words; bounded, since questions bring any words at all
-
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves also say said says tell told""".split()
-)
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-
-
-def _stemmer():
-    stemmer = getattr(_LOCAL, "stemmer", None)
-    if stemmer is None:
-        stemmer = _LOCAL.stemmer = snowballstemmer.stemmer("english")
-    return stemmer
-
-
-@functools.lru_cache(maxsize=STEM_CACHE_SIZE)
-def stem(word: str) -> str:
-    """Snowball (Porter 2) English stem, cached (the most recent STEM_CACHE_SIZE words)."""
-    return _stemmer().stemWord(word.replace("’", "'").removesuffix("'s"))
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words less stopwords and one-letter tokens, stemmed, followed by each pair
-    of neighbouring words ("manag_oversight"): phrases such as "management oversight", "care
-    leavers" or "front door" then count for more than their words apart (measured on the eval
-    set: MRR@10 0.821 -> 0.851)."""
-    words = [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-    return words + [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
+from rag_qa.text.vocabulary import tokenize
 
 
 class Bm25Index:

@@ -158,6 +158,20 @@ class Store:
         q = f"SELECT * FROM chunks WHERE vec_id IN ({','.join('?' * len(vec_ids))})"
         return {r["vec_id"]: _chunk(r) for r in self.db.execute(q, vec_ids)}
 
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        row = self.db.execute("SELECT * FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+        return None if row is None else _chunk(row)
+
+    def passage_counts(self) -> list[tuple[str, int]]:
+        """(doc_id, passages) per document, in the order their passages are stored."""
+        sql = "SELECT doc_id, COUNT(*) FROM chunks GROUP BY doc_id ORDER BY MIN(vec_id)"
+        return [(r[0], r[1]) for r in self.db.execute(sql)]
+
+    def passage_texts(self, doc_id: str):
+        """(vec_id, text) of one document's passages in order, read lazily."""
+        sql = "SELECT vec_id, text FROM chunks WHERE doc_id = ? ORDER BY vec_id"
+        return ((r[0], r[1]) for r in self.db.execute(sql, (doc_id,)))
+
     def count(self, table: str) -> int:
         assert table in ("documents", "chunks", "embeddings", "pages")
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]

@@ -9,12 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from rag_qa.records import MONTHS, DateMention
-
-_MONTH_ALT = "|".join(MONTHS + [m[:3] for m in MONTHS if len(m) > 3] + ["Sept"])
-MONTH_NUM = {m.lower(): i + 1 for i, m in enumerate(MONTHS)}
-MONTH_NUM.update({m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)})
-MONTH_NUM["sept"] = 9
+from rag_qa.records import DateMention
+from rag_qa.text.vocabulary import MONTH_ALTERNATION as _MONTH_ALT
+from rag_qa.text.vocabulary import month_number as _month
 
 _DASH = r"(?:-|–|—|to|until)"
 _DAY = r"(?P<{}>\d{{1,2}})(?:st|nd|rd|th)?"
@@ -65,10 +62,6 @@ def _mk(year: int, month: int, day: int) -> str | None:
         return date(year, month, day).isoformat()
     except ValueError:
         return None
-
-
-def _month(name: str) -> int:
-    return MONTH_NUM[name.lower().rstrip(".")]
 
 
 def parse_range(text: str) -> tuple[str, str, str] | None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from rag_qa.retrieval.query import find_doc_types, find_period
+from rag_qa.retrieval.query import LATEST, find_doc_types, find_period
 from rag_qa.text.councils import council_mentions
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,6 @@ _LEAD = re.compile(
     r"^\s*(?:(?:and|but|so|also|ok(?:ay)?|then)[\s,]+)?"
     r"(?:(?:what|how)\s+about|what\s+of|(?:the\s+)?same\s+(?:question\s+)?for)\b[\s,]*"
     r"|^\s*(?:and|also)\b[\s,]*",
-    re.IGNORECASE,
-)
-_LATEST = re.compile(
-    r"\b(?:latest|most\s+recent|newest|current|last\s+(?:one|inspection|visit|report))"
-    r"(?:\s+(?:one|inspection|visit|report|letter))?\b",
     re.IGNORECASE,
 )
 _PREP = r"(?:in|during|for|from|at|on|of|by|since|before|after|until|between)"
@@ -71,7 +66,7 @@ def _parts(text: str, offset: int = 0) -> _Parts:
     periods = [(a, a + len(phrase)) for a, phrase in evidence if a >= offset]
     types = [(a, a + len(phrase)) for a, phrase, _ in find_doc_types(text) if a >= offset]
     councils = [(m.start, m.end) for m in council_mentions(text) if m.start >= offset]
-    latest = next((m.span() for m in _LATEST.finditer(text) if m.start() >= offset), None)
+    latest = next((m.span() for m in LATEST.finditer(text) if m.start() >= offset), None)
     return _Parts(
         shift(periods[0]) if periods else None,
         tuple(shift(s) for s in types),

@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from rag_qa.ingest.dates import MONTH_NUM
 from rag_qa.ingest.metadata import DOC_TYPES as METADATA_TYPES
 from rag_qa.records import format_date
 from rag_qa.text.councils import council_mentions
+from rag_qa.text.vocabulary import FRAMING, MONTH_NUM, month_number
 
 # The document types a question can name: metadata's, less its catch-all.
 DOC_TYPES = tuple(t for t in METADATA_TYPES if t != "document")
@@ -64,6 +64,9 @@ class QueryIntent:
     councils: tuple[str, ...]  # canonical council names (see councils.py)
     latest: bool  # "latest", "most recent", "newest", "current", "last inspection"
     evidence: tuple[str, ...]  # the matched phrases, in the order they occur
+    topic: str = ""  # the question without its framing and councils (see ``topic_words``)
+    asks_when: bool = False  # "when did the visit take place?"
+    steer_types: tuple[str, ...] = ()  # the document types to rank first (``steering_types``)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,11 +103,21 @@ _DOC_TYPE_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
         ),
     ),
 )
-_LATEST = re.compile(
+# "the latest inspection", "most recent report", "the last one" (a follow-up's too).
+LATEST = re.compile(
     r"\b(?:latest|most\s+recent(?:ly)?|newest|current(?!\s+year)"
     r"|last\s+(?:(?:ofsted|ilacs|full|focus?sed|monitoring|published)\s+)?"
-    r"(?:inspect(?:ions?|ed)|visit(?:s|ed)?|reports?|letters?))\b",
+    r"(?:inspect(?:ions?|ed)|visit(?:s|ed)?|reports?|letters?|one))"
+    r"(?:\s+(?:one|inspection|visit|report|letter))?\b",
     re.IGNORECASE,
+)
+# "The 2015 inspection" names an event that articles and news releases also report: it steers
+# to inspection reports only when the question says so.
+_EXPLICIT_REPORT = re.compile(r"\binspection reports?\b|\bILACS\b|\bSIF\b|\bjudgements?\b", re.I)
+_ASKS_WHEN = re.compile(
+    r"\b(?:when|what dates?|which dates?|on what date|how long)\b.*\b(?:visit|inspection|inspected|"
+    r"took place|take place|carried out)\b",
+    re.I,
 )
 
 
@@ -187,10 +200,6 @@ def _tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _month_num(name: str) -> int:
-    return MONTH_NUM[name.lower().rstrip(".")]
-
-
 def _months(year: int, first: int, last: int, label: str) -> Period:
     """Months ``first``..``last`` of ``year``; a ``last`` above 12 runs into the next year."""
     end_year, end_month = (year + 1, last - 12) if last > 12 else (year, last)
@@ -239,11 +248,11 @@ def _iso_date(m: re.Match[str], q: str, anchor: date) -> Period | None:
 
 
 def _full_date(m: re.Match[str], q: str, anchor: date) -> Period | None:
-    return _day(int(m["y"]), _month_num(m["m"]), int(m["d"]), m.group(0))
+    return _day(int(m["y"]), month_number(m["m"]), int(m["d"]), m.group(0))
 
 
 def _month_year(m: re.Match[str], q: str, anchor: date) -> Period | None:
-    month = _month_num(m["m"])
+    month = month_number(m["m"])
     return _months(int(m["y"]), month, month, _tidy(m.group(0)))
 
 
@@ -561,7 +570,7 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
     period, period_evidence = find_period(question, anchor)
     type_hits = find_doc_types(question)
     doc_types = tuple(dict.fromkeys(t for _, _, types in type_hits for t in types))
-    latest_hits = [(m.start(), m.group(0)) for m in _LATEST.finditer(question)]
+    latest_hits = [(m.start(), m.group(0)) for m in LATEST.finditer(question)]
     mentions = council_mentions(question)
     hits = sorted(
         {
@@ -578,4 +587,24 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
         councils=tuple(dict.fromkeys(m.name for m in mentions)),
         latest=bool(latest_hits),
         evidence=tuple(phrase for _, phrase in hits),
+        topic=topic_words(question, mentions),
+        asks_when=bool(_ASKS_WHEN.search(question)),
+        steer_types=steering_types(question, doc_types),
     )
+
+
+def topic_words(question: str, mentions=None) -> str:
+    """The question without its framing (dates, Ofsted, report and question words) and the
+    councils it names: what BM25 and the answer's word match look for."""
+    mentions = council_mentions(question) if mentions is None else mentions
+    for m in reversed(mentions):
+        question = question[: m.start] + " " + question[m.end :]
+    return FRAMING.sub(" ", question)
+
+
+def steering_types(question: str, doc_types: tuple[str, ...]) -> tuple[str, ...]:
+    """The document types to rank first: those named, less "inspection report" unless the
+    question says "inspection report", "ILACS", "SIF" or "judgement"."""
+    if "inspection report" in doc_types and not _EXPLICIT_REPORT.search(question):
+        return tuple(t for t in doc_types if t != "inspection report")
+    return doc_types

@@ -16,7 +16,6 @@ inside ``create_app``/``launch``, so the CLI stays fast to start.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import hashlib
 import html
 import json
@@ -27,15 +26,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from rag_qa.answer.extract import Answer, build_answer
+from rag_qa.answer.extract import Answer
+from rag_qa.engine import Engine, Filters, Turn
 from rag_qa.index import generations as G
 from rag_qa.records import Document, Passage, format_date
-from rag_qa.retrieval.followup import rewrite_follow_up
 from rag_qa.settings import Settings
 from rag_qa.web.memory import HeapTrimmer
 from rag_qa.web.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
@@ -71,106 +70,6 @@ MAX_SESSIONS = 500
 MAX_TURNS = 20
 STATE_TTL_S = 4 * 3600
 TRIM_EVERY_S = 30.0  # at most this often, freed heap is handed back to the system
-
-
-# ---------------------------------------------------------------------------------------------
-# Filters
-
-
-def doc_year(doc: Document) -> int | None:
-    when = doc.date or doc.visit_end or doc.visit_start
-    return int(when[:4]) if when else None
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which documents may answer: a year range (inclusive; undated documents are left out
-    when it is set), document types and particular documents (by doc_id)."""
-
-    year_from: int | None = None
-    year_to: int | None = None
-    doc_types: tuple[str, ...] = ()
-    doc_ids: tuple[str, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        return bool(
-            self.year_from is not None or self.year_to is not None or self.doc_types or self.doc_ids
-        )
-
-    def matches(self, doc: Document) -> bool:
-        if self.doc_ids and doc.doc_id not in self.doc_ids:
-            return False
-        if self.doc_types and doc.doc_type not in self.doc_types:
-            return False
-        if self.year_from is not None or self.year_to is not None:
-            year = doc_year(doc)
-            if year is None:
-                return False
-            if self.year_from is not None and year < self.year_from:
-                return False
-            if self.year_to is not None and year > self.year_to:
-                return False
-        return True
-
-    def describe(self) -> str:
-        parts = []
-        if self.year_from is not None or self.year_to is not None:
-            parts.append(f"years {self.year_from or '…'}-{self.year_to or '…'}")
-        if self.doc_types:
-            parts.append(", ".join(self.doc_types))
-        if self.doc_ids:
-            parts.append(f"{len(self.doc_ids)} chosen report(s)")
-        return "; ".join(parts)
-
-
-def filtered_search(retriever, question: str, k: int, filters: Filters, mode: str | None = None):
-    """``retriever.search`` restricted to the documents ``filters`` allows, ranks renumbered
-    1..k. Passages come from a wider search (its steering and merging kept) filtered down; when
-    that holds fewer than ``k`` allowed passages, the best-ranked allowed passages of the whole
-    index fill the rest."""
-    if not filters.active:
-        return retriever.search(question, k=k, mode=mode)
-    result = retriever.search(question, k=max(k, FILTER_POOL), mode=mode)
-    kept = [p for p in result.passages if filters.matches(p.document)][:k]
-    if len(kept) < k:
-        allowed = {d for d, doc in retriever.docs.items() if filters.matches(doc)}
-        mask = retriever.doc_mask(allowed)
-        if mask.any():
-            order, dense, lexical, _ = retriever.rank(
-                question, mode or retriever.settings.retrieval.mode, mask
-            )
-            seen = {p.chunk.chunk_id for p in kept}
-            extra = [i for i in order if mask[i]][: k * 3]
-            chunks = retriever.index.chunks(extra)
-            for vec_id in extra:
-                chunk = chunks[vec_id]
-                if chunk.chunk_id in seen or len(kept) >= k:
-                    continue
-                seen.add(chunk.chunk_id)
-                kept.append(
-                    Passage(
-                        rank=0,
-                        score=float(dense[vec_id]) if dense.any() else float(lexical[vec_id]),
-                        chunk=chunk,
-                        document=retriever.docs[chunk.doc_id],
-                        scores={"dense": float(dense[vec_id]), "bm25": float(lexical[vec_id])},
-                    )
-                )
-    passages = [dataclasses.replace(p, rank=i) for i, p in enumerate(kept, start=1)]
-    notes = list(result.notes)
-    if not passages:
-        notes.append(f"No passage matches the filters ({filters.describe()}).")
-    top_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
-    return dataclasses.replace(
-        result,
-        passages=passages,
-        notes=tuple(notes),
-        top_dense=float(top_dense)
-        if (mode or retriever.settings.retrieval.mode) != "bm25"
-        else 0.0,
-        coverage=retriever.coverage(question, passages[:3]),
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,74 +121,40 @@ def feedback_record(turn: dict, liked: bool, now: datetime | None = None) -> dic
 # The service behind the page: one model, one retriever swapped after index updates
 
 
-@dataclass
-class Turn:
-    asked: str
-    question: str
-    answer: Answer
-    result: object
-    seconds: float
-    filters: Filters = field(default_factory=Filters)
-
-
 class Service:
-    """Holds the embedder (loaded once) and the live Retriever behind a lock; re-opens the
-    index when its live generation changes (after an upload here, or ``rag-qa index``)."""
+    """What the page needs besides the engine: the feedback file, and PDF pages rendered to
+    PNG. Every question goes to the engine, which re-opens the index when its live generation
+    changes (after an upload here, or ``rag-qa index``)."""
 
     def __init__(self, settings: Settings, embedder, feedback_file: Path | None = None):
         self.settings = settings
-        self.embedder = embedder
+        self.engine = Engine(settings, embedder)
         self.feedback_file = feedback_file
-        self._lock = threading.Lock()
-        self._building = threading.Lock()
         self._feedback_lock = threading.Lock()
         self.page_dir = Path(tempfile.mkdtemp(prefix="rag-qa-pages-"))
         atexit.register(shutil.rmtree, self.page_dir, True)
         # PDFs are shown as PNGs rendered by pdftoppm; without it, in an iframe from corpus/.
         self.pdf_via_iframe = shutil.which("pdftoppm") is None
-        self._retriever = self._open()
-        self.answers = 0  # questions answered (the heap trimmer watches it)
 
-    def _open(self):
-        from rag_qa.index.loaded import open_index
-        from rag_qa.retrieval.retriever import Retriever
-
-        return Retriever(open_index(self.settings), self.embedder, self.settings)
+    @property
+    def answers(self) -> int:
+        return self.engine.answered
 
     @property
     def retriever(self):
-        self.maybe_reload()
-        with self._lock:
-            return self._retriever
+        self.engine.refresh()
+        return self.engine.retriever
 
     def maybe_reload(self) -> bool:
-        """Switch to the live index generation if it is not the one loaded."""
-        live = G.current_generation(self.settings.index_dir)
-        with self._lock:
-            loaded = self._retriever.index.generation
-        if live is None or Path(live).name == Path(loaded).name:
-            return False
-        try:
-            fresh = self._open()
-        except G.IndexError_ as err:
-            log.warning("keeping the loaded index: %s", err)
-            return False
-        with self._lock:
-            self._retriever = fresh
-        return True
+        return self.engine.refresh()
 
     def ask(self, asked: str, history: Sequence[str], k: int, filters: Filters) -> Turn:
-        started = time.perf_counter()
-        question = rewrite_follow_up(asked, history)
-        retriever = self.retriever
-        result = filtered_search(retriever, question, k, filters)
-        answer = build_answer(result, self.settings, embed=retriever.embedder.encode)
-        self.answers += 1
-        return Turn(asked, question, answer, result, time.perf_counter() - started, filters)
+        self.engine.refresh()
+        return self.engine.ask(asked, history, filters, k=k)
 
     def document(self, doc_id: str) -> Document | None:
         """The document with its page texts (the retriever's records have none)."""
-        return self.retriever.index.document(doc_id)
+        return self.engine.document(doc_id)
 
     def save_feedback(self, record: dict) -> None:
         if self.feedback_file is None:
@@ -301,18 +166,8 @@ class Service:
                 fh.write(line + "\n")
 
     def update_index(self, progress: bool = True):
-        """Refresh the index from the corpus (incremental) with the loaded model; returns the
-        BuildSummary. Raises BuildLocked when another update is running."""
-        from rag_qa.index.build import run_build
-
-        if not self._building.acquire(blocking=False):
-            raise G.BuildLocked("an index update is already running; try again shortly")
-        try:
-            summary = run_build(self.settings, lambda: self.embedder, progress=progress)
-        finally:
-            self._building.release()
-        self.maybe_reload()
-        return summary
+        """Refresh the index from the corpus with the loaded model (see Engine.update_index)."""
+        return self.engine.update_index(progress=progress)
 
     def pdf_page(self, doc: Document, page: int | None) -> Path | None:
         if page is None or not doc.source.lower().endswith(".pdf"):
@@ -325,7 +180,7 @@ class Service:
 
     def choices(self) -> dict:
         docs = self.retriever.docs
-        years = sorted({y for d in docs.values() if (y := doc_year(d)) is not None})
+        years = sorted({d.year for d in docs.values() if d.year is not None})
         types = sorted({d.doc_type for d in docs.values()})
         reports = [
             (f"{d.title} ({format_date(d.date) if d.date else 'undated'})", d.doc_id)
@@ -536,12 +391,8 @@ def create_app(
             )
             return head + "</div>" + body, gr.update(value=None, visible=False)
         head += f" · {len(doc.pages)} page{'s' if len(doc.pages) != 1 else ''}</div>"
-        chunk = next(
-            (c for _, c, _ in service.retriever.index.store.chunks(doc.doc_id)
-             if c.chunk_id == p["chunk_id"]),
-            None,
-        )  # fmt: skip
-        if chunk is None:
+        chunk = service.engine.chunk(p["chunk_id"])
+        if chunk is None or chunk.doc_id != doc.doc_id:
             body = f'<div class="rq-page-text">{highlight(p["text"], p["sentences"])}</div>'
             return head + body, gr.update(value=None, visible=False)
         body = context_html(doc, chunk, p["sentences"])

@@ -1,0 +1,61 @@
+"""Near-duplicate passages: the same passage in two files (the 2024 letter is in the corpus as
+text and as PDF) is listed once, citing both."""
+
+from __future__ import annotations
+
+from rag_qa.records import Chunk
+from rag_qa.text.vocabulary import WORD
+
+
+def shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    """The text's runs of ``n`` words (one run of all of them when it is shorter)."""
+    words = WORD.findall(text.lower())
+    if len(words) < n:
+        return {tuple(words)}
+    # The tuples are made in C, not in a loop; the shorter slices end the runs on purpose.
+    return set(zip(*(words[i:] for i in range(n)), strict=False))
+
+
+def shingles_overlap(sa: set, sb: set, threshold: float = 0.5) -> bool:
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / min(len(sa), len(sb)) >= threshold
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.5, n: int = 8) -> bool:
+    return shingles_overlap(shingles(a, n), shingles(b, n), threshold)
+
+
+def merge_duplicates(
+    head: list[int], chunks: dict[int, Chunk], source_of, k: int, n: int = 8, threshold=0.5
+) -> list[tuple[int, list[tuple[str, int | None]]]]:
+    """The first ``k`` of ``head`` (vec_ids in rank order) that are not near-duplicates of a
+    better-ranked passage of another document, each with the (source, page) of the duplicates
+    merged into it. ``source_of(doc_id)`` names a document's file."""
+    made: dict[int, set] = {}  # each passage's shingles, made once (not per pair)
+
+    def of(vec_id: int) -> set:
+        if vec_id not in made:
+            made[vec_id] = shingles(chunks[vec_id].text, n)
+        return made[vec_id]
+
+    kept: list[tuple[int, list[tuple[str, int | None]]]] = []
+    for vec_id in head:
+        chunk = chunks[vec_id]
+        dup = next(
+            (
+                entry
+                for entry in kept
+                if chunks[entry[0]].doc_id != chunk.doc_id
+                and shingles_overlap(of(entry[0]), of(vec_id), threshold)
+            ),
+            None,
+        )
+        if dup is not None:
+            source = source_of(chunk.doc_id)
+            if source not in [s for s, _ in dup[1]]:
+                dup[1].append((source, chunk.page_start))
+            continue
+        if len(kept) < k:
+            kept.append((vec_id, []))
+    return kept

@@ -1,0 +1,132 @@
+"""Steering: which documents a question's period, council, type or "latest" wish ranks first,
+and the passages that mention what the index holds no report about.
+
+A question that names a period ("in 2018"), a document type ("focused visit"), a council, or
+asks for the latest report, has the passages of the matching documents ranked first (each group
+ranked by the fused score). When nothing in the index matches, a note says so, and only the
+passages whose text mentions the period or council are evidence (none: the answer abstains).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag_qa.index.loaded import LoadedIndex
+from rag_qa.retrieval.documents import DocumentTable
+from rag_qa.retrieval.query import QueryIntent
+from rag_qa.settings import RetrievalSettings
+from rag_qa.text.councils import find_councils
+
+
+@dataclass(frozen=True)
+class Steer:
+    first: np.ndarray | None  # per document code: rank these first (None: no steering)
+    notes: tuple[str, ...]
+    mention: np.ndarray | None  # per passage: the only evidence left (see module doc)
+
+
+class Steering:
+    def __init__(self, index: LoadedIndex, table: DocumentTable, settings: RetrievalSettings):
+        self.index = index
+        self.table = table
+        self.settings = settings
+
+    def steer(self, intent: QueryIntent, within: np.ndarray | None = None) -> Steer:
+        """Documents to rank first, notes for the user, and, when the question's period or
+        council matches no document, the passages whose text mentions it. ``within`` (a
+        boolean per document code) limits every match to the documents a filter allows."""
+        t = self.table
+        allowed = np.ones(len(t), dtype=bool) if within is None else within.copy()
+        notes: list[str] = []
+        steered = within is not None
+        mention: np.ndarray | None = None
+        if not intent.councils and self.settings.council in t.council_no:
+            # A question that names no council is about the deployment's own council.
+            allowed &= t.council == t.council_no[self.settings.council]
+            steered = True
+        if intent.councils:
+            wanted = [t.council_no[c] for c in intent.councils if c in t.council_no]
+            if wanted:
+                allowed &= np.isin(t.council, wanted)
+                steered = True
+            else:
+                notes.append(f"The index holds no report about {', '.join(intent.councils)}.")
+                mention = self.mentions_any(intent.councils)
+        if intent.period:
+            in_period = allowed & t.in_period(intent.period.start, intent.period.end)
+            if in_period.any():
+                allowed, steered = in_period, True
+            else:
+                notes.append(f"No report in the index is from {intent.period.label}.")
+                mention = self._with_years(mention, intent)
+        allowed, steered = self._types(intent, allowed, steered, notes)
+        if intent.latest and allowed.any():
+            allowed &= t.newest_key == t.newest_key[allowed].max()
+            steered = True
+        return Steer(allowed if steered else None, tuple(notes), mention)
+
+    def _types(self, intent, allowed, steered, notes):
+        types = intent.steer_types
+        if not types or not self.settings.steer_types:
+            return allowed, steered
+        t = self.table
+        typed = allowed & np.isin(t.type, [t.type_no[x] for x in types if x in t.type_no])
+        if typed.any():
+            return typed, True
+        notes.append(f"No {' or '.join(types)} matches; showing other documents.")
+        return allowed, steered
+
+    def _with_years(self, mention: np.ndarray | None, intent: QueryIntent) -> np.ndarray:
+        years = self.mentions_years(intent.period.start.year, intent.period.end.year)
+        if mention is None:
+            return years
+        both = mention & years  # both a council and a period: passages naming both, else either
+        return both if both.any() else mention | years
+
+    def mentions_any(self, names: tuple[str, ...]) -> np.ndarray:
+        """Passages that name one of these councils (checked on the text, so that "reading"
+        the word is not Reading the council)."""
+        mask = np.zeros(self.index.bm25.size, dtype=bool)
+        for name in names:
+            mask |= self.index.bm25.containing_all(name)
+        candidates = np.flatnonzero(mask).tolist()
+        for vec_id, chunk in self.index.chunks(candidates).items():
+            mask[vec_id] = bool(set(find_councils(chunk.text)) & set(names))
+        return mask
+
+    def mentions_years(self, first: int, last: int) -> np.ndarray:
+        mask = np.zeros(self.index.bm25.size, dtype=bool)
+        for year in range(max(first, 1990), min(last, 2100) + 1):
+            mask[self.index.bm25.postings(str(year))] = True
+        return mask
+
+    @functools.cached_property
+    def date_passages(self) -> list[int]:
+        """For each document, the passage holding the phrase its visit dates were read from
+        (found at the first "when did the visit take place?": 8 s at 1M passages)."""
+        found = []
+        for doc in self.index.documents.values():
+            evidence = {
+                m.evidence for m in doc.dates if m.role.startswith("visit") and m.rule != "sidecar"
+            }
+            if not evidence:
+                continue
+            # Read lazily: the phrase is usually in the first passage or two.
+            for vec_id, text in self.index.store.passage_texts(doc.doc_id):
+                flat = " ".join(text.split())
+                if any(e in flat for e in evidence):
+                    found.append(vec_id)
+                    break
+        return found
+
+    def when_mask(self, first: np.ndarray | None) -> np.ndarray | None:
+        """ "When did the visit take place?": the passages the visit dates were read from,
+        within ``first`` (a passage mask); None when there are none."""
+        dated = np.zeros(self.table.passages, dtype=bool)
+        dated[self.date_passages] = True
+        if first is not None:
+            dated &= first
+        return dated if dated.any() else None
