@@ -39,9 +39,9 @@ from bench_index import SAMPLE, build, copy_file, copy_shipped, cpu_seconds, liv
 
 from rag_qa.answer.extract import build_answer  # noqa: E402
 from rag_qa.embed.model import embed_text, load_embedder  # noqa: E402
+from rag_qa.engine import Engine  # noqa: E402
 from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser  # noqa: E402
-from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 from rag_qa.text.vocabulary import tokenize  # noqa: E402
 
@@ -133,8 +133,8 @@ def raw_limits(index, emb, question: str) -> dict:
 
 def query_bench(settings: Settings, emb, qs: list[str]) -> dict:
     t0 = time.perf_counter()
-    index = open_index(settings)
-    retriever = Retriever(index, emb, settings)
+    retriever = Engine(settings, emb)
+    index = retriever.index
     load_s = time.perf_counter() - t0
     for q in qs[:10]:  # warm-up
         build_answer(retriever.search(q, k=5), settings.answer, embed=emb.encode)

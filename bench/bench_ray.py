@@ -27,11 +27,10 @@ import numpy as np  # noqa: E402
 
 from rag_qa.embed.distributed import RayEmbedder, RayOptions, import_ray, plan_actors  # noqa: E402
 from rag_qa.embed.model import SentenceTransformerEmbedder  # noqa: E402
+from rag_qa.engine import Engine  # noqa: E402
 from rag_qa.index import generations as G  # noqa: E402
 from rag_qa.index.build import run_build  # noqa: E402
-from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.index.store import Store  # noqa: E402
-from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +90,7 @@ def compare(single: Settings, other: Settings, embedder, questions: list[str]) -
     if same:
         row["max_abs_diff"] = float(np.abs(vecs_a - vecs_b).max())
         row["min_cosine"] = float((vecs_a * vecs_b).sum(axis=1).min())
-    retrievers = [Retriever(open_index(s), embedder, s) for s in (single, other)]
+    retrievers = [Engine(s, embedder) for s in (single, other)]
     for mode in ("dense", "hybrid"):
         overlap, exact = [], 0
         for question in questions:

@@ -41,7 +41,8 @@ from rag_qa.embed.model import load_embedder  # noqa: E402
 from rag_qa.index import generations as G  # noqa: E402
 from rag_qa.index.loaded import open_index  # noqa: E402
 from rag_qa.index.vectors import VectorSpec, read_vectors, write_vectors  # noqa: E402
-from rag_qa.retrieval.retriever import Retriever, _topic_words  # noqa: E402
+from rag_qa.retrieval.query import topic_words  # noqa: E402
+from rag_qa.retrieval.retriever import Retriever  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 from rag_qa.text.vocabulary import tokenize  # noqa: E402
 
@@ -148,9 +149,9 @@ def raw_bm25(model, query: str, k: int = 100) -> np.ndarray:
 def measure_queries(retriever: Retriever, emb, settings: Settings, qs: list[str], rounds: int):
     """Raw parts and the full path, interleaved per question."""
     index = retriever.index.vectors
-    ef = settings.index.hnsw_ef_search if not retriever.dense.exact else None
+    ef = settings.index.hnsw_ef_search if not retriever.ranker.dense.exact else None
     model = retriever.index.bm25._model
-    bm25_text = _topic_words if settings.retrieval.strip_query else (lambda q: q)
+    bm25_text = topic_words if settings.retrieval.strip_query else (lambda q: q)
     # Warm-up: one pass over every question. The vectors (and an HNSW graph) are mapped from
     # the file, so the first queries that reach a region of them page it in: at 1M passages a
     # cold first pass has a p95 of ~250-480 ms in the graph search against ~30 ms warm.
@@ -259,10 +260,12 @@ def graph_recall(index, queries: np.ndarray, exact: np.ndarray, labels: np.ndarr
 
 def ranking_overlap(retriever: Retriever, settings: Settings, emb, qs: list[str]) -> dict:
     """Top-10 overlap of the hybrid ranking over HNSW against the same over an exact index."""
-    flat_path = SY.CACHE / str(retriever.dense.size) / "flat.faiss"  # shared by variants
+    flat_path = SY.CACHE / str(retriever.ranker.dense.size) / "flat.faiss"  # shared by variants
     if not flat_path.exists():
         t0 = time.perf_counter()
-        write_vectors(retriever.matrix, flat_path.with_suffix(".tmp"), VectorSpec("flat"))
+        write_vectors(
+            retriever.ranker.dense.matrix, flat_path.with_suffix(".tmp"), VectorSpec("flat")
+        )
         flat_path.with_suffix(".tmp").rename(flat_path)
         print(f"  wrote exact index {flat_path} in {time.perf_counter() - t0:.1f} s", flush=True)
     exact_index = dataclasses.replace(retriever.index, vectors=read_vectors(flat_path))
@@ -331,8 +334,8 @@ def run_size(size: str, args, emb, qs: list[str], spec: VectorSpec | None) -> di
         flush=True,
     )
 
-    if not retriever.dense.exact and not args.skip_recall:
-        matrix = retriever.matrix
+    if not retriever.ranker.dense.exact and not args.skip_recall:
+        matrix = retriever.ranker.dense.matrix
         qv = emb.encode(qs)
         held = held_out_vectors(args.heldout)
         queries = np.ascontiguousarray(np.vstack([qv, held]), dtype=np.float32)

@@ -5,11 +5,11 @@ import pytest
 from conftest import FIXTURES, write_text
 
 from rag_qa.embed.model import load_embedder
+from rag_qa.engine import Engine
 from rag_qa.index import build as B
 from rag_qa.index import generations as G
 from rag_qa.index.build import BuildError, run_build
 from rag_qa.index.loaded import open_index
-from rag_qa.retrieval.retriever import Retriever
 
 
 def build(settings, **kw):
@@ -17,16 +17,11 @@ def build(settings, **kw):
 
 
 def ask(settings, question, k=3):
-    index = open_index(settings)
+    engine = Engine(settings, load_embedder(settings.embed.model))
     try:
-        return [
-            (p.document.source, p.chunk.chunk_id)
-            for p in Retriever(index, load_embedder(settings.embed.model), settings)
-            .search(question, k)
-            .passages
-        ]
+        return [(p.document.source, p.chunk.chunk_id) for p in engine.search(question, k).passages]
     finally:
-        index.close()
+        engine.close()
 
 
 def test_first_build_then_nothing_to_do(settings, fake_model):

@@ -146,3 +146,27 @@ def test_empty_question_refused(run):
     run("index")
     result = run("ask", "   ")
     assert result.exit_code == 1 and "empty question" in result.output
+
+
+def test_set_changes_a_setting_and_a_bad_one_names_the_allowed(run):
+    assert run("index").exit_code == 0
+    question = "management oversight of dragons"
+    lax = run("ask", "--json", "--set", "min_similarity=-1", "--set", "min_coverage=0", question)
+    assert lax.exit_code == 0, lax.output
+    assert json.loads(lax.output)["abstained"] is False
+    strict = run("ask", "--json", "--set", "answer.min_coverage=0.99", question)
+    assert json.loads(strict.output)["abstained"] is True  # no passage speaks of dragons
+    bad = CliRunner().invoke(main, ["ask", "--set", "fusion=rff", "x"])
+    assert bad.exit_code == 2 and "must be one of rrf, weighted, not 'rff'" in bad.output
+    unknown = CliRunner().invoke(main, ["ask", "--set", "no_such=1", "x"])
+    assert unknown.exit_code == 2 and "no setting 'no_such'" in unknown.output
+
+
+def test_docs_json_is_json_lines_only(run):
+    """Every line on stdout is one JSON object; the summary for people goes to stderr."""
+    assert run("index").exit_code == 0
+    result = run("docs", "--json")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(isinstance(json.loads(line), dict) for line in lines)
+    assert "3 documents, built" in result.stderr

@@ -19,11 +19,10 @@ from conftest import REPO
 
 from rag_qa.cli import main
 from rag_qa.embed.model import ModelError, SentenceTransformerEmbedder
+from rag_qa.engine import Engine
 from rag_qa.index import generations as G
 from rag_qa.index.build import run_build
-from rag_qa.index.loaded import open_index
 from rag_qa.index.store import Store
-from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 SAMPLE = REPO.parent / "shared" / "ofsted-sample"
@@ -142,7 +141,7 @@ def test_ray_build_equals_the_single_process_build(ray_embedder, plain, sample_c
 
     lines = (REPO / "eval" / "questions.jsonl").read_text().splitlines()[:10]
     questions = [json.loads(line)["question"] for line in lines]
-    retrievers = [Retriever(open_index(s), plain, s) for s in (single, with_ray)]
+    retrievers = [Engine(s, plain) for s in (single, with_ray)]
     for question in questions:
         for mode in ("dense", "hybrid"):
             one_ids, two_ids = (

@@ -21,6 +21,7 @@ import pytest
 from conftest import FAKE_MODEL, FIXTURES, REPO
 
 from rag_qa.embed.model import load_embedder
+from rag_qa.engine import Engine
 from rag_qa.index import build as B
 from rag_qa.index import generations as G
 from rag_qa.index.build import run_build
@@ -29,7 +30,6 @@ from rag_qa.ingest import loaders as L
 from rag_qa.ingest import pdf_sandbox as isolate
 from rag_qa.ingest.loaders import LoadError, load_pdf
 from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser, _outcome
-from rag_qa.retrieval.retriever import Retriever
 from rag_qa.settings import Settings
 
 # -- writing PDFs by hand ------------------------------------------------------------------
@@ -346,12 +346,11 @@ def fuzz_settings(tmp_path) -> Settings:
 def search(settings: Settings, question: str, k: int = 3) -> list[str]:
     """Sources of the top passages, by BM25 alone (the fake embedder's vectors are noise)."""
     settings = settings.replace(mode="bm25")
-    index = open_index(settings)
+    engine = Engine(settings, load_embedder(settings.embed.model))
     try:
-        retriever = Retriever(index, load_embedder(settings.embed.model), settings)
-        return [p.document.source for p in retriever.search(question, k).passages]
+        return [p.document.source for p in engine.search(question, k).passages]
     finally:
-        index.close()
+        engine.close()
 
 
 def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(

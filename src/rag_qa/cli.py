@@ -46,13 +46,33 @@ def common_options(func):
         metavar="NAME",
         help="The council a question means when it names none, e.g. Slough.",
     )
+    @click.option(
+        "--set",
+        "assignments",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Change a setting, e.g. --set answer.min_coverage=0.12 (repeatable; see "
+        "rag_qa/settings.py for every name).",
+    )
     @functools.wraps(func)
     def wrapper(
-        *args, corpus_dir: Path, index_dir: Path, model: str, council: str | None, **kwargs
+        *args,
+        corpus_dir: Path,
+        index_dir: Path,
+        model: str,
+        council: str | None,
+        assignments: tuple[str, ...],
+        **kwargs,
     ):
-        settings = Settings.make(
-            corpus_dir=corpus_dir, index_dir=index_dir, model=model, council=council
-        )
+        from rag_qa.settings import SettingsError, parse_assignment
+
+        try:
+            changes = dict(parse_assignment(a) for a in assignments)
+            settings = Settings.make(
+                corpus_dir=corpus_dir, index_dir=index_dir, model=model, council=council
+            ).replace(**changes)
+        except SettingsError as err:
+            raise click.UsageError(str(err)) from err
         return func(*args, settings=settings, **kwargs)
 
     return wrapper
