@@ -46,10 +46,10 @@ from rag_qa.index.vectors import (  # noqa: E402
     stored_matrix,
     write_vectors,
 )
-from rag_qa.ingest.chunking import split_sentences  # noqa: E402
 from rag_qa.records import Chunk, DateMention, Document, Page  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
 from rag_qa.text.councils import COUNCIL_NAMES  # noqa: E402
+from rag_qa.text.sentences import split_sentences  # noqa: E402
 from rag_qa.text.vocabulary import (
     MONTHS,  # noqa: E402
     tokenize,  # noqa: E402

@@ -8,11 +8,11 @@ from rag_qa.ingest.chunking import (
     WhitespaceTokenizer,
     chunk_document,
     chunk_page_text,
-    split_sentences,
 )
 from rag_qa.ingest.loaders import list_corpus, load_file
 from rag_qa.ingest.metadata import build_document
 from rag_qa.records import Document, Page
+from rag_qa.text.sentences import split_sentences
 
 TOK = WhitespaceTokenizer()
 

@@ -31,7 +31,7 @@ class Document:
     doc_id: str
     source: str  # path relative to the corpus folder, POSIX separators
     title: str
-    doc_type: str  # see metadata.DOC_TYPES
+    doc_type: str  # see text.vocabulary.DOC_TYPES
     date: str | None  # the document's own date (letter date or publication date)
     visit_start: str | None
     visit_end: str | None

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag_qa.answer.abstain import NOTHING, abstention_reason
-from rag_qa.ingest.chunking import split_sentences
 from rag_qa.records import Passage
 from rag_qa.retrieval.query import topic_words
 from rag_qa.settings import AnswerSettings
+from rag_qa.text.sentences import split_sentences
 from rag_qa.text.vocabulary import words
 
 _FIRST_PERSON = re.compile(r"\b(?:I|I['’](?:m|d|ve)|[Ww]e|[Ww]e['’](?:re|ve)|[Oo]ur|us)\b")

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from rag_qa.ingest.clean import is_heading
 from rag_qa.records import PAGE_JOIN, Chunk, Document
+from rag_qa.text.sentences import split_sentences
 
 
 class Tokenizer(Protocol):
@@ -53,12 +54,6 @@ class WhitespaceTokenizer:
         return [m.span() for m in self._re.finditer(text)]
 
 
-# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) when the next
-# word starts with a capital letter, digit, quote or list marker.
-SENT_END_RE = re.compile(r"(?<=[.!?])[’”\"')\]]*\s+(?=[A-Z0-9‘“\"'(\uf0b7\uf06e◼•■▪●–-])")
-ABBREV_RE = re.compile(
-    r"\b(?:e\.g|i\.e|etc|Mr|Mrs|Ms|Dr|Cllr|No|St|vs|cf|Prof|Rev|approx)\.$", re.I
-)
 TERMINAL = (".", "!", "?", ":", ";", "’", "”", '"', ")")
 
 
@@ -71,19 +66,6 @@ class Unit:
     tokens: int
     section: str | None
     heading: bool = False
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    spans, start = [], 0
-    for m in SENT_END_RE.finditer(text):
-        candidate = text[start : m.start()]
-        if ABBREV_RE.search(candidate) or len(candidate.strip()) < 3:
-            continue
-        spans.append((start, m.start()))
-        start = m.end()
-    if text[start:].strip():
-        spans.append((start, len(text.rstrip())))
-    return spans
 
 
 def document_units(doc: Document, tokenizer: Tokenizer) -> tuple[str, list[int], list[Unit]]:

@@ -9,16 +9,7 @@ from rag_qa.ingest import dates as D
 from rag_qa.ingest.clean import clean_pages, clean_text
 from rag_qa.ingest.loaders import LoadError, RawDocument
 from rag_qa.records import DateMention, Document, Page
-
-DOC_TYPES = (
-    "inspection report",
-    "focused visit letter",
-    "monitoring visit letter",
-    "news release",
-    "news article",
-    "minutes",
-    "document",
-)
+from rag_qa.text.vocabulary import DOC_TYPES
 
 
 def doc_id_for(source: str) -> str:

@@ -39,9 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from rag_qa.ingest.metadata import DOC_TYPES as METADATA_TYPES
 from rag_qa.records import format_date
 from rag_qa.text.councils import council_mentions
+from rag_qa.text.vocabulary import DOC_TYPES as METADATA_TYPES
 from rag_qa.text.vocabulary import FRAMING, MONTH_NUM, month_number
 
 # The document types a question can name: metadata's, less its catch-all.

@@ -32,6 +32,17 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 WORD = re.compile(r"[a-z0-9]+")  # plain words, for runs of words (near-duplicate shingles)
 
+# The kinds of document a corpus holds; "document" is the catch-all.
+DOC_TYPES = (
+    "inspection report",
+    "focused visit letter",
+    "monitoring visit letter",
+    "news release",
+    "news article",
+    "minutes",
+    "document",
+)
+
 MONTHS = (
     "January",
     "February",
