@@ -323,23 +323,11 @@ def eval_(
         report, out_dir, {"calibration": calibration, "questions_file": str(questions_file), "k": k}
     )
     click.echo(E.format_table(report["summary"]))
-    click.echo(
-        f"\n{len(questions)} questions. Abstention: sentence similarity < {settings.answer.min_similarity}, "
-        f"coverage < {settings.answer.min_coverage}; fitted on this run: similarity < "
-        f"{calibration.get('min_similarity')}, coverage < {calibration.get('min_coverage')} "
-        f"({calibration.get('unanswerable_abstained')}/{calibration.get('unanswerable')} "
-        f"unanswerable, {calibration.get('false_abstentions')} false). "
-        f"Results in {paths['summary'].parent}/"
-    )
-    main_mode = "hybrid" if "hybrid" in modes else modes[0]
-    s = report["summary"][main_mode]
-    failures = []
-    if min_hit_at_5 is not None and s["hit@5"] < min_hit_at_5:
-        failures.append(f"hit@5 {s['hit@5']:.3f} < {min_hit_at_5}")
-    if min_mrr is not None and s["mrr@10"] < min_mrr:
-        failures.append(f"MRR@10 {s['mrr@10']:.3f} < {min_mrr}")
+    click.echo("\n" + E.describe_calibration(len(questions), settings.answer, calibration))
+    click.echo(f"Results in {paths['summary'].parent}/")
+    failures = E.below_thresholds(report["summary"], min_hit_at_5, min_mrr)
     if failures:
-        raise click.ClickException(f"{main_mode} below threshold: " + "; ".join(failures))
+        raise click.ClickException(failures)
 
 
 @main.command()

@@ -209,6 +209,30 @@ def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
     }
 
 
+def describe_calibration(questions: int, settings, calibration: dict) -> str:
+    """One line: the abstention thresholds in force, and those fitted on this run."""
+    c = calibration
+    return (
+        f"{questions} questions. Abstention: sentence similarity < {settings.min_similarity}, "
+        f"coverage < {settings.min_coverage}; fitted on this run: similarity < "
+        f"{c.get('min_similarity')}, coverage < {c.get('min_coverage')} "
+        f"({c.get('unanswerable_abstained')}/{c.get('unanswerable')} unanswerable, "
+        f"{c.get('false_abstentions')} false)."
+    )
+
+
+def below_thresholds(summary: dict, min_hit_at_5: float | None, min_mrr: float | None) -> str:
+    """ "" when the main mode (hybrid if run) meets the thresholds, else what falls short."""
+    mode = "hybrid" if "hybrid" in summary else next(iter(summary))
+    s = summary[mode]
+    failures = []
+    if min_hit_at_5 is not None and s["hit@5"] < min_hit_at_5:
+        failures.append(f"hit@5 {s['hit@5']:.3f} < {min_hit_at_5}")
+    if min_mrr is not None and s["mrr@10"] < min_mrr:
+        failures.append(f"MRR@10 {s['mrr@10']:.3f} < {min_mrr}")
+    return f"{mode} below threshold: " + "; ".join(failures) if failures else ""
+
+
 TABLE_KEYS = ["hit@1", "hit@3", "hit@5", "hit@10", "mrr@10", "ndcg@10"]
 
 
