@@ -92,7 +92,11 @@ class Retriever:
         self._code = {d: i for i, d in enumerate(self.doc_ids)}
         self._doc_size = np.array([r[1] for r in rows], dtype=np.int64)
         self.doc_code = np.repeat(np.arange(len(rows), dtype=np.int32), self._doc_size)
-        self.dense = DenseIndex(index.vectors, ef_search=self.settings.index.hnsw_ef_search)
+        self.dense = DenseIndex(
+            index.vectors,
+            ef_search=self.settings.index.hnsw_ef_search,
+            mask_ef_factor=self.settings.index.mask_ef_factor,
+        )
         self.matrix = self.dense.matrix
         coded = [self.docs[d] for d in self.doc_ids]
         by_title: dict[str, str | None] = {}  # many reports share a title pattern
