@@ -93,7 +93,7 @@ def parse_alone(settings: Settings) -> dict:
     """Every PDF of the corpus through the build's parser alone (its worker processes at
     normal priority, no model): the CPU seconds that parsing costs."""
     pdfs = sorted(settings.corpus_dir.rglob("*.pdf"))
-    limits = PdfLimits(settings.ingest.pdf_timeout_s, settings.ingest.pdf_memory_mb)
+    limits = PdfLimits(settings.ingest.pdf_timeout_s, settings.ingest.pdf_memory_mb, nice=0)
     t0, cpu0 = time.perf_counter(), children_cpu()
     with PdfParser(limits, settings.ingest.pdf_workers) as parser:
         parser.prefetch((p, p.relative_to(settings.corpus_dir).as_posix()) for p in pdfs)

@@ -8,7 +8,7 @@ sentences from each, its vector the normalised sum of their vectors plus a littl
 noise, so that text (BM25) and vector (dense) agree. The first real chunk follows the
 ordinals of one real "theme" document, so a synthetic document keeps a report's structure.
 Documents hold ~30 chunks, are titled "<council> children's services inspection <year>"
-(councils from rag_qa.councils, dates 2010-2026) and carry visit dates whose evidence is in
+(councils from rag_qa.text.councils, dates 2010-2026) and carry visit dates whose evidence is in
 their first chunk, so steering by council, year and "when" questions is exercised.
 
 The generation is written with the project's own Store, Bm25Index, choose_vectors /

@@ -1,5 +1,5 @@
 """The web chat's memory bounds: gradio sessions capped, conversations capped and expiring,
-rendered pages pruned, freed heap handed back (rag_qa.memory)."""
+rendered pages pruned, freed heap handed back (rag_qa.web.memory)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ from conftest import FIXTURES, write_text
 
 from rag_qa.embed.model import load_embedder
 from rag_qa.engine import Engine
-from rag_qa.index import build as B
 from rag_qa.index import generations as G
 from rag_qa.index.build import BuildError, run_build
 from rag_qa.index.loaded import open_index
@@ -82,19 +81,19 @@ def test_only_new_chunks_are_embedded(settings, corpus, fake_model):
     )
 
 
-def test_interrupted_build_leaves_previous_index_working(settings, corpus, monkeypatch):
+@pytest.mark.parametrize("where", ["embed", "faiss", "publish"])
+def test_interrupted_build_leaves_previous_index_working(settings, corpus, where):
     build(settings)
     before = ask(settings, "management oversight")
     gen = G.current_generation(settings.index_dir)
     write_text(corpus / "extra.txt", "Extra report on management oversight and supervision.")
 
-    def crash(*a, **k):
-        raise KeyboardInterrupt("killed midway")
+    def crash(stage):
+        if stage == where:
+            raise KeyboardInterrupt("killed midway")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(B, "write_vectors", crash)
-        with pytest.raises(KeyboardInterrupt):
-            build(settings)
+    with pytest.raises(KeyboardInterrupt):
+        build(settings, on_stage=crash)
     assert G.current_generation(settings.index_dir) == gen
     assert not list(settings.index_dir.glob("tmp-*"))
     assert ask(settings, "management oversight") == before

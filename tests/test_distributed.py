@@ -76,7 +76,7 @@ def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain
     assert np.array_equal(got, want), differences(got, want)
 
     # 15 groups over 2 one-thread actors: back in input order, each group equal to one plain
-    # call on one thread (bf16 sums depend on the thread count, see rag_qa.distributed).
+    # call on one thread (bf16 sums depend on the thread count, see rag_qa.embed.distributed).
     small = RayEmbedder(MODEL, PRECISION, RayOptions(actors=2, threads=1, group_size=7))
     got = small.encode(texts, batch_size=4)
     before = torch.get_num_threads()

@@ -3,7 +3,7 @@
 import numpy as np
 from conftest import HashEmbedder
 
-from rag_qa.embed.stage import EmbedStage
+from rag_qa.index.embed_stage import EmbedStage
 from rag_qa.index.store import Store
 from rag_qa.ingest.chunking import chunk_document
 from rag_qa.records import Document, Page

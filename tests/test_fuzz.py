@@ -22,9 +22,8 @@ from conftest import FAKE_MODEL, FIXTURES, REPO
 
 from rag_qa.embed.model import load_embedder
 from rag_qa.engine import Engine
-from rag_qa.index import build as B
 from rag_qa.index import generations as G
-from rag_qa.index.build import run_build
+from rag_qa.index.build import CorpusReader, run_build
 from rag_qa.index.loaded import open_index
 from rag_qa.ingest import loaders as L
 from rag_qa.ingest import pdf_sandbox as isolate
@@ -353,10 +352,8 @@ def search(settings: Settings, question: str, k: int = 3) -> list[str]:
         engine.close()
 
 
-def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(
-    fuzz_settings, monkeypatch, caplog
-):
-    real_list, real_load = B.list_corpus, B.load_file
+def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(fuzz_settings, caplog):
+    real_list, real_load = L.list_corpus, L.load_file
 
     def list_then_delete(root):
         files = real_list(root)
@@ -368,11 +365,12 @@ def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(
             path.unlink()
         return real_load(path, root, *args, **kwargs)
 
-    monkeypatch.setattr(B, "list_corpus", list_then_delete)
-    monkeypatch.setattr(B, "load_file", delete_then_load)
+    reader = CorpusReader(list_files=list_then_delete, load=delete_then_load)
     caplog.set_level(logging.WARNING)
     started = time.monotonic()
-    summary = run_build(fuzz_settings, lambda: load_embedder(FAKE_MODEL), progress=False)
+    summary = run_build(
+        fuzz_settings, lambda: load_embedder(FAKE_MODEL), progress=False, reader=reader
+    )
     elapsed = time.monotonic() - started
 
     # The exact set of skipped files, each with its reason, as a readable sentence.
@@ -419,10 +417,11 @@ def test_fuzz_corpus_build_skips_each_bad_file_once_and_indexes_the_rest(
     def no_parsing(*args, **kwargs):
         raise AssertionError("an unchanged file was parsed again")
 
-    monkeypatch.setattr(B, "load_file", no_parsing)
-    monkeypatch.setattr(B, "list_corpus", real_list)
+    reader = CorpusReader(list_files=real_list, load=no_parsing)
     started = time.monotonic()
-    again = run_build(fuzz_settings, lambda: load_embedder(FAKE_MODEL), progress=False)
+    again = run_build(
+        fuzz_settings, lambda: load_embedder(FAKE_MODEL), progress=False, reader=reader
+    )
     assert time.monotonic() - started < 10
     assert (again.added, again.changed, again.removed) == ([], [], [])
     assert again.unchanged == len(GOOD)
@@ -634,17 +633,20 @@ def test_a_five_megabyte_line_is_cleaned_and_chunked_quickly():
     assert all(c.token_count <= 200 for c in chunks)
 
 
-def test_build_uses_the_settings_limits(settings, monkeypatch):
+def test_build_uses_the_settings_limits(settings):
     seen = []
-    real = B.PdfParser
 
     def spy(limits, workers):
         seen.append((limits, workers))
-        return real(limits, workers)
+        return PdfParser(limits, workers)
 
-    monkeypatch.setattr(B, "PdfParser", spy)
     limited = settings.replace(pdf_timeout_s=7, pdf_memory_mb=900)
-    summary = run_build(limited, lambda: load_embedder(FAKE_MODEL), progress=False)
+    summary = run_build(
+        limited,
+        lambda: load_embedder(FAKE_MODEL),
+        progress=False,
+        reader=CorpusReader(pdf_parser=spy),
+    )
     assert seen == [(PdfLimits(7, 900, 19), 2)] and summary.documents == 3
     # The limits do not change what is indexed: they stay out of the index key.
     assert (

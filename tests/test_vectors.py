@@ -188,7 +188,7 @@ def test_period_steering_matches_overlaps_for_every_document(tmp_path, settings)
 def test_hnsw_search_under_a_selective_mask_finds_the_allowed_neighbours(tmp_path):
     """The graph keeps only allowed neighbours: with a 3% mask and efSearch as configured it
     finds too few of them (here 0.81 of the top 10; a year's passages at 1M: 0.54), so a
-    selective mask widens efSearch (by up to MASK_EF_FACTOR)."""
+    selective mask widens efSearch (by up to settings.index.mask_ef_factor)."""
     x = unit_rows(20_000, seed=6)
     write_vectors(x, tmp_path / "v.faiss", VectorSpec("hnsw", m=16, ef_construction=40))
     dense = DenseIndex(read_vectors(tmp_path / "v.faiss"), ef_search=128)

@@ -7,6 +7,8 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -15,6 +17,15 @@ from rag_qa import __version__
 from rag_qa.settings import DEFAULT_MODEL, Settings
 
 EXAMPLE_QUESTION = "What did Ofsted say about management oversight in 2018?"
+
+
+@dataclass(frozen=True)
+class IndexHooks:
+    """What a program that runs this command line can hand ``rag-qa index``, as click's
+    context object: ``main(obj=IndexHooks(on_stage=f))`` has the build call ``f`` at each of
+    its stages (``rag_qa.index.build.STAGES``). tests/fake_rag_qa.py pauses builds this way."""
+
+    on_stage: Callable[[str], None] | None = None
 
 
 def common_options(func):
@@ -174,13 +185,14 @@ def index(
     """Build or refresh the index from the corpus folder (only what changed)."""
     from rag_qa.index.build import run_build
 
+    hooks = click.get_current_context().find_object(IndexHooks) or IndexHooks()
     if not use_ray and (ray_address or ray_actors):
         raise click.UsageError("--ray-address and --ray-actors only apply with --ray: add --ray")
     with contextlib.ExitStack() as stack:
         factory = embedder_factory(settings)
         if use_ray:
             factory = ray_embedder_factory(settings, ray_address, ray_actors, stack)
-        summary = run_build(settings, factory, full=full, wait=wait)
+        summary = run_build(settings, factory, full=full, wait=wait, on_stage=hooks.on_stage)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
         return

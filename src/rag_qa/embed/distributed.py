@@ -29,11 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag_qa.embed.model import ModelError, SentenceTransformerEmbedder
-
 # GROUP_BATCHES: texts per model call in batches of ``batch_size``, the slice the build
 # embeds at once (shared, so that Ray's vectors stay identical to the build's).
-from rag_qa.embed.stage import GROUP_BATCHES
+from rag_qa.embed.model import GROUP_BATCHES, ModelError, SentenceTransformerEmbedder
 
 # Set in every actor: no hub look-ups, no progress bars, no tokenizer threads.
 WORKER_ENV = {

@@ -23,6 +23,11 @@ KNOWN_MODELS = {
 }
 
 
+# Texts per model call: batch_size x this. Ray's actors encode exactly the same slices
+# (rag_qa.embed.distributed), which keeps their vectors bit-identical to a single-process build.
+GROUP_BATCHES = 8
+
+
 class ModelError(Exception):
     pass
 

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 from rag_qa.settings import Settings
@@ -70,19 +71,42 @@ def fsync_tree(path: Path) -> None:
     fsync_dir(path)
 
 
-def publish(index_dir: Path, tmp: Path) -> Path:
-    """Move a finished generation into place and point CURRENT at it (the commit point)."""
+@contextlib.contextmanager
+def tmp_generation(index_dir: Path):
+    """A fresh ``tmp-*`` folder for a generation being built; deleted if the block fails."""
+    tmp = index_dir / f"tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def rename_into_place(index_dir: Path, tmp: Path) -> Path:
+    """Move a finished generation to the next ``gen-NNNNNN``, synced; not live yet."""
     fsync_tree(tmp)
     final = index_dir / next_generation_name(index_dir)
     os.rename(tmp, final)
     fsync_dir(index_dir)
+    return final
+
+
+def switch_current(index_dir: Path, gen: Path) -> None:
+    """Point CURRENT at ``gen`` with one atomic replace (the commit point)."""
     pointer_tmp = index_dir / "CURRENT.tmp"
     with pointer_tmp.open("w") as fh:
-        fh.write(final.name + "\n")
+        fh.write(gen.name + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(pointer_tmp, index_dir / "CURRENT")
     fsync_dir(index_dir)
+
+
+def publish(index_dir: Path, tmp: Path) -> Path:
+    """Move a finished generation into place and point CURRENT at it (the commit point)."""
+    final = rename_into_place(index_dir, tmp)
+    switch_current(index_dir, final)
     return final
 
 

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rag_qa.settings import IndexSettings
+
 
 @dataclass(frozen=True)
 class VectorSpec:
     kind: str = "flat"  # "flat" (exact) or "hnsw"
-    m: int = 32  # HNSW: neighbours per node
-    ef_construction: int = 80
-    ef_search: int = 128
+    m: int = IndexSettings.hnsw_m  # HNSW: neighbours per node
+    ef_construction: int = IndexSettings.hnsw_ef_construction
+    ef_search: int = IndexSettings.hnsw_ef_search
 
     def to_json(self) -> dict:
         if self.kind == "flat":
@@ -107,23 +109,29 @@ def stored_matrix(index) -> np.ndarray:
     return index.reconstruct_n(0, index.ntotal)
 
 
-# How far DenseIndex.top widens efSearch for a selective mask (see there).
-# At 1M synthetic passages, on the masks the eval questions steer to (6-7% of the index),
-# recall@10 against exact search of the masked part and time per search were: x16 0.997,
-# 23 ms; x8 0.993, 11 ms; x4 0.986, 5.8 ms; x2 0.947, 3.1 ms.
-MASK_EF_FACTOR = 4
-
-
 class DenseIndex:
-    """Dense scores for a question vector: all of them (flat) or those of a candidate set."""
+    """Dense scores for a question vector: all of them (flat) or those of a candidate set.
 
-    def __init__(self, index, ef_search: int = 128):
+    ``ef_search`` and ``mask_ef_factor`` (how far ``top`` widens efSearch for a selective
+    mask) are ``settings.index.hnsw_ef_search`` and ``settings.index.mask_ef_factor``, and
+    default to ``IndexSettings``' values. At 1M synthetic passages, on the masks the eval
+    questions steer to (6-7% of the index), recall@10 against exact search of the masked
+    part and time per search by mask_ef_factor were: 16: 0.997, 23 ms; 8: 0.993, 11 ms;
+    4: 0.986, 5.8 ms; 2: 0.947, 3.1 ms."""
+
+    def __init__(
+        self,
+        index,
+        ef_search: int = IndexSettings.hnsw_ef_search,
+        mask_ef_factor: int = IndexSettings.mask_ef_factor,
+    ):
         import faiss
 
         self.index = index
         self.matrix = stored_matrix(index)
         self.exact = not isinstance(index, faiss.IndexHNSW)
         self.ef_search = ef_search
+        self.mask_ef_factor = mask_ef_factor
         self.size = int(index.ntotal)
 
     def all_scores(self, q: np.ndarray) -> np.ndarray:
@@ -162,7 +170,7 @@ class DenseIndex:
             # with exact search 0.54): widen efSearch by the mask's rarity, within a limit.
             share = np.count_nonzero(mask) / max(self.size, 1)
             if 0 < share < 0.5:
-                widest = params.efSearch * MASK_EF_FACTOR
+                widest = params.efSearch * self.mask_ef_factor
                 params.efSearch = int(min(params.efSearch / share, widest))
             bits = np.packbits(mask.astype(np.uint8), bitorder="little")
             selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bits))

@@ -3,7 +3,7 @@
 A file that cannot be read raises ``LoadError`` with a message that names the file, says what
 is wrong and what to do; the index build skips it and carries on. Text files are read in
 process; the index build parses PDFs in child processes under a time and memory limit
-(``rag_qa.isolate``), which run ``read_pdf_pages`` below, so the pages are the same either way.
+(``rag_qa.ingest.pdf_sandbox``), which run ``read_pdf_pages`` below, so the pages are the same either way.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def read_pdf_pages(path: Path, source: str) -> tuple[list[tuple[int | None, str]
     """Text of every page of a PDF, in this process, and warnings about pages that failed.
 
     Raises ``LoadError`` for a PDF that cannot be indexed; ``OSError`` when the file cannot be
-    read (``load_file`` words those); lets ``MemoryError`` through (``rag_qa.isolate`` runs
+    read (``load_file`` words those); lets ``MemoryError`` through (``rag_qa.ingest.pdf_sandbox`` runs
     this under a memory limit and reports it).
     """
     import pypdf
@@ -239,7 +239,7 @@ def read_pdf_pages(path: Path, source: str) -> tuple[list[tuple[int | None, str]
 
 
 def load_pdf(path: Path, source: str) -> list[tuple[int | None, str]]:
-    """Text of every page of a PDF, parsed in this process (see ``rag_qa.isolate`` for the
+    """Text of every page of a PDF, parsed in this process (see ``rag_qa.ingest.pdf_sandbox`` for the
     guarded version the index build uses)."""
     pages, warnings = read_pdf_pages(path, source)
     for warning in warnings:
@@ -253,7 +253,7 @@ def load_file(
     """One file as a ``RawDocument``; raises ``LoadError`` (one line naming the file).
 
     ``read_pdf(path, source)`` returns a PDF's pages; by default the PDF is parsed in this
-    process (``load_pdf``), the index build passes ``rag_qa.isolate.PdfParser`` instead.
+    process (``load_pdf``), the index build passes ``rag_qa.ingest.pdf_sandbox.PdfParser`` instead.
     """
     source = path.relative_to(corpus_dir).as_posix()
     try:

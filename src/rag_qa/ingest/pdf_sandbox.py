@@ -1,6 +1,6 @@
 """Parse PDFs in child processes, so that one file cannot hang or exhaust the index build.
 
-A worker is a ``python -m rag_qa.isolate`` process that sets its own address-space limit
+A worker is a ``python -m rag_qa.ingest.pdf_sandbox`` process that sets its own address-space limit
 (``RLIMIT_AS``) and then parses one PDF per request: a JSON line on its stdin, answered by a
 length-prefixed JSON object on its stdout (``loaders.read_pdf_pages``' pages and warnings, or
 the problem). The parent enforces a timeout per file and kills the worker when it runs over;
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag_qa.ingest.loaders import LoadError
+from rag_qa.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,15 @@ _SRC = str(Path(__file__).resolve().parent.parent)  # so the child imports this 
 
 @dataclass(frozen=True)
 class PdfLimits:
-    timeout_s: float = 60.0  # seconds of parsing per PDF (see the module's note); 0: no limit
-    memory_mb: int = 1536  # address space of the child; 0 or less: no limit
-    nice: int = 0  # added to the workers' niceness (lower priority); 0: the caller's
+    """Limits of one PDF's parse; the defaults are ``IngestSettings``' (see there)."""
+
+    timeout_s: float = IngestSettings.pdf_timeout_s  # per PDF (see the module's note); 0: none
+    memory_mb: int = IngestSettings.pdf_memory_mb  # the child's address space; 0 or less: none
+    nice: int = IngestSettings.pdf_nice  # added to the workers' niceness; 0: the caller's
+
+    @classmethod
+    def from_settings(cls, ingest: IngestSettings) -> PdfLimits:
+        return cls(ingest.pdf_timeout_s, ingest.pdf_memory_mb, ingest.pdf_nice)
 
 
 # A parse that has used less CPU than its timeout is still stopped after this many times the
@@ -397,12 +404,6 @@ class PdfParser:
 
 class _Interrupted(Exception):
     pass
-
-
-def parse_pdf(path: Path, source: str, limits: PdfLimits) -> list[tuple[int | None, str]]:
-    """One PDF's pages, parsed in a child process under ``limits``."""
-    with PdfParser(limits, workers=1) as parser:
-        return parser(path, source)
 
 
 # -- the child -----------------------------------------------------------------------------

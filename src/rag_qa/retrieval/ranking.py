@@ -51,7 +51,11 @@ class Ranker:
         self.index = index
         self.embedder = embedder
         self.settings = settings.retrieval
-        self.dense = DenseIndex(index.vectors, ef_search=settings.index.hnsw_ef_search)
+        self.dense = DenseIndex(
+            index.vectors,
+            ef_search=settings.index.hnsw_ef_search,
+            mask_ef_factor=settings.index.mask_ef_factor,
+        )
 
     def scores(self, question: str, topic: str, mode: str):
         """The question's vector (None in bm25 mode), BM25 and dense score arrays."""

@@ -61,7 +61,7 @@ EXAMPLES = [
 MAX_QUESTION_CHARS = 1000
 FILTER_POOL = 40  # passages searched before filtering by year, type or report
 MAX_PASSAGES = 10
-# Memory bounds (see rag_qa.memory and bench/load_test.py --minutes). Gradio keeps a session
+# Memory bounds (see rag_qa.web.memory and bench/load_test.py --minutes). Gradio keeps a session
 # (its copy of the page's config, the outputs last shown, the chat state) for every visitor
 # and API client until it holds 10,000 of them: here the least recently used go past
 # MAX_SESSIONS. A conversation keeps its last MAX_TURNS exchanges, and its state is dropped

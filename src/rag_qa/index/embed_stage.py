@@ -4,8 +4,8 @@ Documents are fed in as they are parsed. Each chunk's text (with its context pre
 by a hash of the model, the precision and the exact text; a key already in the embedding cache
 (the previous generation's store) is not encoded again, and the rest are encoded in batches as
 soon as a batch is full, so that the model encodes one file's chunks while worker processes
-parse the next files (``rag_qa.isolate``). An embedder with ``bulk = True`` (Ray Data, see
-``rag_qa.distributed``) is given every text at once instead, at the end.
+parse the next files (``rag_qa.ingest.pdf_sandbox``). An embedder with ``bulk = True`` (Ray Data, see
+``rag_qa.embed.distributed``) is given every text at once instead, at the end.
 """
 
 from __future__ import annotations
@@ -16,14 +16,10 @@ import time
 
 import numpy as np
 
-from rag_qa.embed.model import Embedder, embed_text
+from rag_qa.embed.model import GROUP_BATCHES, Embedder, embed_text
 from rag_qa.index.store import Store
 from rag_qa.records import Chunk, Document
 from rag_qa.settings import Settings
-
-# Texts per model call: batch_size x this. Ray's actors encode exactly the same slices
-# (rag_qa.distributed), which keeps their vectors bit-identical to a single-process build.
-GROUP_BATCHES = 8
 
 
 def embed_key(model: str, precision: str, text: str) -> str:
