@@ -271,7 +271,8 @@ def bm25_from_ids(tokens: TokenIds) -> Bm25Index:
     same scores; token ids numbered differently), from ``TokenIds``."""
     import bm25s
 
-    model = bm25s.BM25(k1=1.2, b=0.75, method="lucene")  # as in Bm25Index.build
+    index = Settings().index  # as the build passes them to Bm25Index.build
+    model = bm25s.BM25(k1=index.bm25_k1, b=index.bm25_b, method="lucene")
     vocab = dict(tokens.vocab)
     model.scores = model.build_index_from_ids(
         unique_token_ids=list(vocab.values()), corpus_token_ids=tokens, show_progress=False
@@ -285,7 +286,8 @@ def bm25_from_ids(tokens: TokenIds) -> Bm25Index:
 
 def check_bm25_equivalence(texts: list[str], questions: list[str]) -> None:
     """bm25_from_ids gives the scores Bm25Index.build gives, for every question."""
-    reference = Bm25Index.build(texts)
+    index = Settings().index
+    reference = Bm25Index.build(texts, index.bm25_k1, index.bm25_b)
     tokens = TokenIds()
     for t in texts:
         tokens.add(tokenize(t) or ["\u2205"])

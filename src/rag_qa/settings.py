@@ -123,12 +123,18 @@ class IndexSettings:
     # A masked graph search asks for at most this many times the candidates it needs
     # (recall/time at 1M on the eval masks: 16x 0.997 / 23 ms; 4x 0.986 / 5.8 ms).
     mask_ef_factor: int = 4
+    # Lucene BM25 (bm25s). Written into each generation's BM25 arrays, like the HNSW numbers;
+    # 1.2 / 0.75 are Lucene's defaults, kept: the passages are of one length by construction.
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
     pipeline_version: int = PIPELINE_VERSION
 
     def __post_init__(self) -> None:
         _at_least("index", self, 0, "ann_min_chunks")
         _at_least("index", self, 2, "hnsw_m")
         _at_least("index", self, 1, "hnsw_ef_construction", "hnsw_ef_search", "mask_ef_factor")
+        _at_least("index", self, 0, "bm25_k1")
+        _share("index", self, "bm25_b")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ class Bm25Index:
         self._vocab = model.vocab_dict
 
     @classmethod
-    def build(cls, texts: list[str]) -> Bm25Index:
+    def build(cls, texts: list[str], k1: float, b: float) -> Bm25Index:
+        """Lucene BM25 over ``texts`` (``k1``, ``b``: IndexSettings.bm25_k1 / bm25_b; bm25s
+        saves them with the arrays, so an index keeps the values it was built with)."""
         import bm25s
 
-        model = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        model = bm25s.BM25(k1=k1, b=b, method="lucene")
         corpus = [tokenize(t) or ["\u2205"] for t in texts]
         model.index(corpus, show_progress=False)
         return cls(model)

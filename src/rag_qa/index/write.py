@@ -61,7 +61,8 @@ def write_generation(
     spec = choose_vectors(len(matrix), settings)
     write_vectors(matrix, tmp / G.VECTORS, spec)
     on_stage("faiss")
-    Bm25Index.build(content.lexical_texts).save(tmp / G.BM25)
+    bm25 = settings.index
+    Bm25Index.build(content.lexical_texts, bm25.bm25_k1, bm25.bm25_b).save(tmp / G.BM25)
     summary.documents = len(content.docs)
     summary.chunks = len(content.rows)
     manifest = _manifest(settings, content, stage, spec, summary.skipped)

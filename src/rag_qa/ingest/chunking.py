@@ -170,7 +170,7 @@ def chunk_document(
         groups.append(current)
 
     chunks = []
-    for ordinal, group in enumerate(groups):
+    for group in groups:
         if all(u.heading for u in group) and len(groups) > 1:
             continue  # a lone trailing heading carries no content
         start, end = group[0].start, group[-1].end
@@ -195,7 +195,6 @@ def chunk_document(
                 token_count=sum(u.tokens for u in group),
             )
         )
-        del ordinal
     return chunks
 
 
