@@ -226,6 +226,7 @@ def test_upload_content_must_match_the_extension(monkeypatch):
     for data, name in [
         (b"<html>not a pdf", "a.pdf"),
         (b"\xff\xd8\xff\xe0 jpeg", "a.txt"),
+        ("Café".encode("latin-1"), "a.txt"),  # the build would guess cp1252: refused
         (b"abc\x00\x01\x02", "a.txt"),
         (b"", "a.txt"),
         (b"   \n", "a.txt"),

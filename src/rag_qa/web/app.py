@@ -34,10 +34,11 @@ from urllib.parse import quote
 from rag_qa.answer.extract import Answer
 from rag_qa.engine import Engine, Filters, Turn
 from rag_qa.index import generations as G
+from rag_qa.ingest.loaders import SUPPORTED
 from rag_qa.records import Document, Passage, format_date
 from rag_qa.settings import Settings
 from rag_qa.web.memory import HeapTrimmer
-from rag_qa.web.uploads import MAX_UPLOAD_BYTES, UPLOAD_TYPES, UploadRejected, store_upload
+from rag_qa.web.uploads import MAX_UPLOAD_BYTES, UploadRejected, store_upload
 from rag_qa.web.views import (
     chat_markdown,
     context_html,
@@ -545,7 +546,7 @@ def create_app(
                 )
                 files = gr.File(
                     file_count="multiple",
-                    file_types=list(UPLOAD_TYPES),
+                    file_types=list(SUPPORTED),
                     label="Files to add",
                     elem_id="rq-upload",
                 )
