@@ -95,3 +95,12 @@ def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
             continue
         return candidate
     raise UploadRejected(f"{original_name!r}: too many files with this name")
+
+
+def store_uploaded_file(path: str | Path, corpus_dir: Path) -> Path:
+    """``store_upload`` for a file the web server received (its name is the user's), refused
+    unread when it is over the size limit."""
+    original = Path(str(path)).name
+    if Path(path).stat().st_size > MAX_UPLOAD_BYTES:
+        raise UploadRejected(f"{original}: over the size limit")
+    return store_upload(Path(path).read_bytes(), original, corpus_dir)
