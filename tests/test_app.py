@@ -20,10 +20,13 @@ from conftest import (
     write_text,
 )
 
+from rag_qa.engine import Filters
 from rag_qa.index.build import run_build
 from rag_qa.records import Chunk, Document, Page
 from rag_qa.retrieval import followup as F
 from rag_qa.web import app as A
+from rag_qa.web import conversation as C
+from rag_qa.web import handlers as H
 from rag_qa.web import uploads as U
 from rag_qa.web import views as V
 
@@ -186,8 +189,8 @@ def test_passage_cards_escape_titles():
 
 def test_full_year_range_means_no_year_filter():
     choices = {"years": [2017, 2023, 2026], "types": [], "reports": []}
-    assert A._filters_from(choices, 2017, 2026, [], []) == A.Filters()
-    assert A._filters_from(choices, 2026, 2020, None, None) == A.Filters(2020, None)
+    assert H.filters_from(choices, 2017, 2026, [], []) == Filters()
+    assert H.filters_from(choices, 2026, 2020, None, None) == Filters(2020, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +229,7 @@ def test_upload_content_must_match_the_extension(monkeypatch):
     for data, name in [
         (b"<html>not a pdf", "a.pdf"),
         (b"\xff\xd8\xff\xe0 jpeg", "a.txt"),
+        ("Café".encode("latin-1"), "a.txt"),  # the build would guess cp1252: refused
         (b"abc\x00\x01\x02", "a.txt"),
         (b"", "a.txt"),
         (b"   \n", "a.txt"),
@@ -260,7 +264,7 @@ def test_upload_then_update_switches_the_index(settings, fake_model):
     summary = service.update_index(progress=False)
     assert summary.added == ["fostering.txt"]
     assert service.retriever is not before
-    turn = service.ask("What about the fostering panel?", [], 3, A.Filters())
+    turn = service.ask("What about the fostering panel?", [], 3, Filters())
     assert turn.result.passages[0].document.source == "fostering.txt"
 
 
@@ -270,6 +274,9 @@ def test_index_rebuilt_elsewhere_is_picked_up(settings, fake_model):
     assert not service.maybe_reload()
     write_text(settings.corpus_dir / "more.txt", "A new letter about adoption support.")
     run_build(settings, lambda: fake_model)  # as `rag-qa index` would, from another process
+    assert not any(d.source == "more.txt" for d in service.retriever.docs.values())
+    turn = service.ask("What about adoption support?", [], 3, Filters())  # the next request
+    assert any(p.document.source == "more.txt" for p in turn.result.passages)
     assert any(d.source == "more.txt" for d in service.retriever.docs.values())
 
 
@@ -308,7 +315,7 @@ def test_feedback_record_is_an_eval_question(tmp_path):
             },
         ],
     }
-    rec = A.feedback_record(turn, liked=False, now=datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
+    rec = C.feedback_record(turn, liked=False, now=datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
     assert rec["question"] == MO_2018 and rec["asked"] == "and in 2018?"
     assert rec["answers"] == ["It was weak."] and rec["sources"] == ["a.txt"]
     assert rec["vote"] == "down" and rec["tags"] == ["feedback", "down"]

@@ -12,8 +12,10 @@ import time
 import pytest
 from conftest import FIXTURES, launched_app
 
+from rag_qa.engine import Filters
 from rag_qa.index.build import run_build
 from rag_qa.web import app as A
+from rag_qa.web import conversation as C
 from rag_qa.web import memory as M
 from rag_qa.web import views as V
 
@@ -25,9 +27,9 @@ def record(n: int) -> dict:
 
 
 def test_remember_turn_keeps_the_last_turns_and_rekeys_feedback():
-    state = A._new_state()
+    state = C.new_state()
     for n in range(5):
-        state = A.remember_turn(state, f"q{n}", f"asked {n}", f"reply {n}", record(n), [n], 2)
+        state = C.remember_turn(state, f"q{n}", f"asked {n}", f"reply {n}", record(n), [n], 2)
     assert [m["content"] for m in state["messages"]] == [
         "asked 3",
         "reply 3",
@@ -41,8 +43,8 @@ def test_remember_turn_keeps_the_last_turns_and_rekeys_feedback():
 
 
 def test_remember_turn_under_the_cap_keeps_everything():
-    state = A.remember_turn(A._new_state(), "q0", "asked", "reply", record(0), [], 20)
-    state = A.remember_turn(state, "q1", "asked", "reply", record(1), [], 20)
+    state = C.remember_turn(C.new_state(), "q0", "asked", "reply", record(0), [], 20)
+    state = C.remember_turn(state, "q1", "asked", "reply", record(1), [], 20)
     assert len(state["messages"]) == 4 and set(state["turns"]) == {"1", "3"}
 
 
@@ -166,12 +168,12 @@ def test_serve_trims_the_heap_while_serving(settings, fake_model, monkeypatch):
     def fake_launch(app, host, port, auth):
         seen["trimmer"] = [t for t in threading.enumerate() if t.name == "heap-trimmer"]
         before = app.service.answers
-        app.service.ask(QUESTION, [], 3, A.Filters())
+        app.service.ask(QUESTION, [], 3, Filters())
         seen["counted"] = app.service.answers - before
         seen["capacity"] = app.launch_kwargs["state_session_capacity"]
 
     monkeypatch.setattr(A, "launch", fake_launch)
     A.serve(settings, port=7999, feedback_file=None, embedder_factory=lambda: fake_model)
     assert len(seen["trimmer"]) == 1 and seen["counted"] == 1
-    assert seen["capacity"] == A.MAX_SESSIONS
+    assert seen["capacity"] == settings.web.max_sessions
     assert not any(t.name == "heap-trimmer" for t in threading.enumerate())  # stopped

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from conftest import FAKE_MODEL, launched_app
 
 from rag_qa.cli import main
-from rag_qa.web.app import MAX_QUESTION_CHARS
 
 LONG = ("What did inspectors say about management oversight of care leavers? " * 200)[:10_000]
 SCRIPT = "<script>alert(1)</script>"
@@ -123,7 +122,7 @@ def refusal(client, api_name: str, **kwargs) -> str:
 def test_answer_api_answers_odd_questions(client, served, name):
     out = client.predict(ANSWERABLE[name], None, None, [], [], 5, api_name="/answer")
     assert out["answer"] and out["passages"]
-    assert len(out["question"]) <= MAX_QUESTION_CHARS
+    assert len(out["question"]) <= served[1].web.max_question_chars
     assert str(served[1].index_dir.resolve()) not in json.dumps(out)
 
 
@@ -150,9 +149,9 @@ def test_chat_answers_odd_questions_and_escapes_them(served, name):
         assert not INJECTED.search(text), text
 
 
-def test_chat_refuses_a_question_over_the_length_limit(client):
+def test_chat_refuses_a_question_over_the_length_limit(client, served):
     message = refusal(client, "/ask", question=LONG)
-    assert f"under {MAX_QUESTION_CHARS} characters" in message
+    assert f"under {served[1].web.max_question_chars} characters" in message
 
 
 @pytest.mark.parametrize("name", sorted(EMPTY))

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, write_text
 
-from rag_qa.ingest.loaders import LoadError, list_corpus, load_file
+from rag_qa.ingest.loaders import LoadError, decode_text, list_corpus, load_file
 
 
 def load(path: Path, root: Path):
@@ -25,6 +25,21 @@ def test_text_encodings(tmp_path):
     for name in ("utf8.txt", "latin1.txt", "utf16.txt"):
         raw = load(tmp_path / name, tmp_path)
         assert raw.pages == ((None, "Café caseloads"),), name
+
+
+def test_strict_decoding_refuses_what_is_not_utf8_or_utf16():
+    """What uploads accept (strict) is what the index build reads the same way."""
+    latin = "Café".encode("latin-1")
+    assert decode_text(latin, "a.txt") == "Café"  # the build reads it as cp1252
+    assert decode_text(b"\xef\xbb\xbf" + latin, "a.txt") == "Caf\ufffd"
+    for data in (latin, b"\xef\xbb\xbf" + latin, b"\xff\xfeC\x00\xd8"):
+        with pytest.raises(UnicodeDecodeError):
+            decode_text(data, "a.txt", strict=True)
+    for text in ("Café", "\ufeffCafé"):
+        assert decode_text(text.encode("utf-8"), "a.txt", strict=True) == text.lstrip("\ufeff")
+    assert decode_text("Café".encode("utf-16"), "a.txt", strict=True) == "Café"
+    with pytest.raises(LoadError, match="binary"):
+        decode_text(b"ab\x00cd", "a.txt", strict=True)
 
 
 @pytest.mark.parametrize(

@@ -91,16 +91,22 @@ def read_sidecar(path: Path, source: str) -> dict:
     return {k: v for k, v in data.items() if k in SIDECAR_FIELDS and v}
 
 
-def decode_text(data: bytes, source: str) -> str:
+def decode_text(data: bytes, source: str, strict: bool = False) -> str:
+    """A text file's text: UTF-16 after its byte-order mark, UTF-8 (after a BOM, bad bytes
+    replaced), else cp1252. Raises LoadError for what looks binary (a NUL byte near the
+    start); with ``strict`` (uploads) raises UnicodeDecodeError for what is not UTF-8 or
+    UTF-16, instead of replacing bad bytes or reading it as cp1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
+        return data[3:].decode("utf-8", errors="strict" if strict else "replace")
     if b"\x00" in data[:4096]:
         raise LoadError(source, "looks like a binary file, not text", "remove it or convert it")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        if strict:
+            raise
         return data.decode("cp1252", errors="replace")
 
 

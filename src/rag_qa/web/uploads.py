@@ -1,5 +1,7 @@
 """Uploads into the corpus: type and size checked, file names sanitised, never outside the
-corpus folder, never overwriting."""
+corpus folder, never overwriting. Which file types are accepted, and how a text file is
+decoded, is the loaders' decision (``rag_qa.ingest.loaders``): an upload is accepted only if
+the index build will read it the same way."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ import re
 import unicodedata
 from pathlib import Path
 
+from rag_qa.ingest.loaders import SUPPORTED, LoadError, decode_text
+
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-UPLOAD_TYPES = (".pdf", ".txt", ".md")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,9 +35,9 @@ def safe_upload_name(original: str) -> str:
     if not dot:
         stem, ext = name, ""
     ext = "." + ext.lower().strip() if ext else ""
-    if ext not in UPLOAD_TYPES:
+    if ext not in SUPPORTED:
         raise UploadRejected(
-            f"{original!r}: only {', '.join(UPLOAD_TYPES)} files can be added"
+            f"{original!r}: only {', '.join(SUPPORTED)} files can be added"
             + (f" (not {ext})" if ext else "")
         )
     stem = re.sub(r"[^\w \-().,'&]", "_", stem)
@@ -60,18 +63,17 @@ def check_upload(data: bytes, name: str) -> str:
         if not data.startswith(b"%PDF-"):
             raise UploadRejected(f"{name}: not a PDF (it does not start with %PDF)")
         return "pdf"
-    if ext in (".txt", ".md"):
-        try:
-            if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-                text = data.decode("utf-16")
-            else:
-                text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            raise UploadRejected(f"{name}: not UTF-8 or UTF-16 text") from err
-        if "\x00" in text or not text.strip():
-            raise UploadRejected(f"{name}: not a text file (binary or blank)")
-        return "text"
-    raise UploadRejected(f"{name}: only {', '.join(UPLOAD_TYPES)} files can be added")
+    if ext not in SUPPORTED:
+        raise UploadRejected(f"{name}: only {', '.join(SUPPORTED)} files can be added")
+    try:  # strict: what is not UTF-8 or UTF-16 is refused here, not read as cp1252
+        text = decode_text(data, name, strict=True)
+    except UnicodeDecodeError as err:
+        raise UploadRejected(f"{name}: not UTF-8 or UTF-16 text") from err
+    except LoadError as err:  # a binary file
+        raise UploadRejected(f"{name}: not a text file (binary or blank)") from err
+    if "\x00" in text or not text.strip():
+        raise UploadRejected(f"{name}: not a text file (binary or blank)")
+    return "text"
 
 
 def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
@@ -93,3 +95,12 @@ def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
             continue
         return candidate
     raise UploadRejected(f"{original_name!r}: too many files with this name")
+
+
+def store_uploaded_file(path: str | Path, corpus_dir: Path) -> Path:
+    """``store_upload`` for a file the web server received (its name is the user's), refused
+    unread when it is over the size limit."""
+    original = Path(str(path)).name
+    if Path(path).stat().st_size > MAX_UPLOAD_BYTES:
+        raise UploadRejected(f"{original}: over the size limit")
+    return store_upload(Path(path).read_bytes(), original, corpus_dir)

@@ -1,0 +1,95 @@
+"""The service behind the page: the engine, the feedback file, and PDF pages rendered to PNG.
+
+No Gradio here: the handlers (``rag_qa.web.handlers``) call it with plain values.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag_qa.engine import Engine, Filters, Turn
+from rag_qa.records import Document, format_date
+from rag_qa.settings import Settings
+from rag_qa.web.views import render_pdf_page
+
+
+class Service:
+    """What the page needs besides the engine: the feedback file, and PDF pages rendered to
+    PNG. Every question goes to the engine, which re-opens the index when its live generation
+    changes (after an upload here, or ``rag-qa index``). ``engine``: one already opened (by
+    ``Engine.open``); otherwise one is opened with ``embedder``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embedder,
+        feedback_file: Path | None = None,
+        engine: Engine | None = None,
+    ):
+        self.settings = settings
+        self.engine = engine if engine is not None else Engine(settings, embedder)
+        self.feedback_file = feedback_file
+        self._feedback_lock = threading.Lock()
+        self.page_dir = Path(tempfile.mkdtemp(prefix="rag-qa-pages-"))
+        atexit.register(shutil.rmtree, self.page_dir, True)
+        # PDFs are shown as PNGs rendered by pdftoppm; without it, in an iframe from corpus/.
+        self.pdf_via_iframe = shutil.which("pdftoppm") is None
+
+    @property
+    def answers(self) -> int:
+        return self.engine.answered
+
+    @property
+    def retriever(self):
+        """The loaded index's retriever (``maybe_reload`` switches to a newer one: once per
+        request, not at every access)."""
+        return self.engine.retriever
+
+    def maybe_reload(self) -> bool:
+        return self.engine.refresh()
+
+    def ask(self, asked: str, history: Sequence[str], k: int, filters: Filters) -> Turn:
+        self.maybe_reload()
+        return self.engine.ask(asked, history, filters, k=k)
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document with its page texts (the retriever's records have none)."""
+        return self.engine.document(doc_id)
+
+    def save_feedback(self, record: dict) -> None:
+        if self.feedback_file is None:
+            return
+        line = json.dumps(record, ensure_ascii=False)
+        with self._feedback_lock:
+            self.feedback_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.feedback_file.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    def update_index(self, progress: bool = True):
+        """Refresh the index from the corpus with the loaded model (see Engine.update_index)."""
+        return self.engine.update_index(progress=progress)
+
+    def pdf_page(self, doc: Document, page: int | None) -> Path | None:
+        if page is None or not doc.source.lower().endswith(".pdf"):
+            return None
+        root = self.settings.corpus_dir.resolve()
+        path = (root / doc.source).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+        return render_pdf_page(path, page, self.page_dir)
+
+    def choices(self) -> dict:
+        docs = self.engine.index.documents
+        years = sorted({d.year for d in docs.values() if d.year is not None})
+        types = sorted({d.doc_type for d in docs.values()})
+        reports = [
+            (f"{d.title} ({format_date(d.date) if d.date else 'undated'})", d.doc_id)
+            for d in sorted(docs.values(), key=lambda d: (d.date or d.visit_end or "", d.title))
+        ]
+        return {"years": years, "types": types, "reports": reports}
