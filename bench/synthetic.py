@@ -233,7 +233,7 @@ def mix_text(ids, base: Base, rng: np.random.Generator) -> str:
     ids = [int(i) for i in ids if i >= 0]
     parts = []
     for i in ids:
-        sents = base.answer.sentences[i]
+        sents = base.sentences[i]
         take = max(1, round(len(sents) / len(ids)))
         at = int(rng.integers(max(1, len(sents) - take + 1)))
         parts.extend(sents[at : at + take])

@@ -100,7 +100,7 @@ class RayEmbedder:
         # Name, dimension and tokenizer (the build chunks with it); the model stays unloaded here.
         local = SentenceTransformerEmbedder(model, precision)
         self.name = local.name
-        self.precision = local.embed.precision  # resolved here, so every actor uses the same
+        self.precision = local.precision  # resolved here, so every actor uses the same
         self.dim = local.dim
         self.max_tokens = local.max_tokens
         self.tokenizer = local.tokenizer
