@@ -207,3 +207,28 @@ def test_shingles_are_every_run_of_eight_words(words):
     w = [f"w{i % 11}" for i in range(words)]
     expected = {tuple(w[i : i + 8]) for i in range(max(1, words - 7))}
     assert _shingles(text) == expected
+
+
+def test_an_undated_note_naming_the_year_is_not_walled_off(retriever, settings):
+    """A dated question ranks the documents of its period first, but an undated note whose
+    own text names the year is ranked with them: asked its own sentence, it comes first."""
+    note = "Inspectors praised a new fostering recruitment drive in 2025. It doubled enquiries."
+    write_text(settings.corpus_dir / "note.txt", note)
+    settings = settings.replace(min_coverage=0.3)
+    run_build(settings, lambda: load_embedder(settings.embed.model), progress=False)
+    engine = Engine(settings, load_embedder(settings.embed.model))
+    assert engine.document(next(d.doc_id for d in engine.documents() if d.source == "note.txt"))
+    result = engine.search("Inspectors praised a new fostering recruitment drive in 2025", 3)
+    assert result.passages[0].document.source == "note.txt"
+
+
+def test_a_passage_that_matches_much_better_is_not_buried_by_steering(retriever):
+    """The question names 2023, but its words are the 2019 letter's, verbatim: that passage
+    is promoted ahead of the 2023 letters (which still come next)."""
+    question = "In 2023, was management oversight of care leavers weak, with personal advisers' caseloads too high?"
+    result = retriever.search(question, k=3)
+    assert result.passages[0].document.source == "fv 2019.txt"
+    assert any(p.document.source.startswith("fv 2023") for p in result.passages[1:])
+    strict = Engine(retriever.settings.replace(promote_margin=1.0), retriever.embedder)
+    walled = strict.search(question, 3)
+    assert walled.passages[0].document.source.startswith("fv 2023")  # no promotion: a wall

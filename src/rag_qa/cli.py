@@ -297,6 +297,16 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
 )
 @click.option("--min-mrr", type=float, default=None, help="Fail below this MRR@10 (default mode).")
 @click.option(
+    "--suite",
+    "suite_names",
+    multiple=True,
+    metavar="NAME",
+    help="Run a suite of eval/suites.json (repeatable; 'all' for every one): it names its "
+    "questions and corpus, its index is refreshed first, and abstention is fitted on all "
+    "the suites run together.",
+)
+@click.option("--gate", is_flag=True, help="With --suite: fail below each suite's own gate.")
+@click.option(
     "--beir",
     "beir_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -312,6 +322,8 @@ def eval_(
     out_dir: Path,
     min_hit_at_5: float | None,
     min_mrr: float | None,
+    suite_names: tuple[str, ...],
+    gate: bool,
     beir_dir: Path | None,
 ) -> None:
     """Measure retrieval on the eval questions (or a BEIR dataset) and write results."""
@@ -328,6 +340,9 @@ def eval_(
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "beir_summary.json").write_text(json.dumps(report, indent=1))
         return
+    if suite_names:
+        run_suites(settings, suite_names, modes, k, out_dir, gate, (min_hit_at_5, min_mrr))
+        return
     questions = E.load_questions(questions_file)
     report = E.evaluate(open_engine(settings), questions, modes, k=k)
     calibration = E.calibrate([r for r in report["rows"] if r["mode"] == modes[-1]])
@@ -340,6 +355,35 @@ def eval_(
     failures = E.below_thresholds(report["summary"], min_hit_at_5, min_mrr)
     if failures:
         raise click.ClickException(failures)
+
+
+def run_suites(settings, names, modes, k, out_dir, gate, floors) -> None:
+    """``rag-qa eval --suite``: each suite's table, then the thresholds fitted on them all."""
+    from rag_qa.evaluation import suite as E
+    from rag_qa.evaluation import suites as S
+
+    chosen = S.pick(S.load_suites(), names)
+    embedder = embedder_factory(settings)()
+    reports, failures = {}, []
+    for suite in chosen:
+        report = S.run_suite(suite, settings, embedder, modes, k, out_dir)
+        reports[suite.name] = report
+        click.echo(f"\n{suite.name}: {suite.description}")
+        click.echo(E.format_table(report["summary"]))
+        click.echo(
+            E.describe_calibration(report["questions"], settings.answer, report["calibration"])
+        )
+        main = report["summary"]["hybrid" if "hybrid" in modes else modes[0]]
+        failures += S.gate_failures(suite, main) if gate else []
+        below = E.below_thresholds(report["summary"], *floors)
+        failures += [f"{suite.name}: {below}"] if below else []
+    if len(reports) > 1:
+        fit = S.fit_together(reports, modes[-1])
+        total = sum(r["questions"] for r in reports.values())
+        click.echo("\nAll suites together: " + E.describe_calibration(total, settings.answer, fit))
+    click.echo(f"Results in {out_dir}/<suite>/")
+    if failures:
+        raise click.ClickException("; ".join(failures))
 
 
 @main.command()

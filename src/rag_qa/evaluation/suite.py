@@ -156,6 +156,9 @@ def summarise_mode(rows: list[dict]) -> dict:
             "abstained_unanswerable": sum(r["abstained"] for r in unanswerable),
             "false_abstentions": false_abstentions,
             "false_abstention_rate": round(false_abstentions / max(1, len(answerable)), 4),
+            "unanswerable_abstained_rate": round(
+                sum(r["abstained"] for r in unanswerable) / max(1, len(unanswerable)), 4
+            ),
             "latency_p50_ms": round(M.percentile(latencies, 50), 2),
             "latency_p95_ms": round(M.percentile(latencies, 95), 2),
         }
@@ -206,7 +209,21 @@ def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
         "unanswerable": len(unanswerable),
         "false_abstentions": false,
         "answerable": len(answerable),
+        "margin": _margins(answerable, unanswerable, sim, cov),
     }
+
+
+def _margins(answerable: list[dict], unanswerable: list[dict], sim: float, cov: float) -> dict:
+    """How far each threshold sits from the questions nearest it: the lowest value among the
+    answerable questions it keeps, less the highest among the unanswerable ones it catches
+    (None where it catches none). A small margin is a threshold to refit as questions come."""
+    out = {}
+    for key, floor in (("evidence", sim), ("coverage", cov)):
+        kept = [r[key] for r in answerable if not r["no_match"] and r[key] >= floor]
+        caught = [r[key] for r in unanswerable if not r["no_match"] and r[key] < floor]
+        name = "similarity" if key == "evidence" else key
+        out[name] = round(min(kept) - max(caught), 4) if kept and caught else None
+    return out
 
 
 def describe_calibration(questions: int, settings, calibration: dict) -> str:
@@ -217,7 +234,7 @@ def describe_calibration(questions: int, settings, calibration: dict) -> str:
         f"coverage < {settings.min_coverage}; fitted on this run: similarity < "
         f"{c.get('min_similarity')}, coverage < {c.get('min_coverage')} "
         f"({c.get('unanswerable_abstained')}/{c.get('unanswerable')} unanswerable, "
-        f"{c.get('false_abstentions')} false)."
+        f"{c.get('false_abstentions')} false; margins {c.get('margin')})."
     )
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag_qa.records import Chunk, DateMention, Document, Page
+from rag_qa.records import Chunk, DateMention, Document, Fact, Page
 
 SCHEMA = """
 CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, source TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
     doc_type TEXT NOT NULL, date TEXT, visit_start TEXT, visit_end TEXT, source_url TEXT,
-    content_hash TEXT NOT NULL, dates_json TEXT NOT NULL, warnings_json TEXT NOT NULL
+    content_hash TEXT NOT NULL, dates_json TEXT NOT NULL, warnings_json TEXT NOT NULL,
+    council TEXT, kind TEXT NOT NULL, facts_json TEXT NOT NULL
 );
 CREATE TABLE pages (
     doc_id TEXT NOT NULL, idx INTEGER NOT NULL, number INTEGER, text TEXT NOT NULL,
@@ -54,7 +55,7 @@ class Store:
     # -- writing ---------------------------------------------------------------------------
     def add_document(self, doc: Document) -> None:
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.doc_id,
                 doc.source,
@@ -67,6 +68,9 @@ class Store:
                 doc.content_hash,
                 json.dumps([m.__dict__ for m in doc.dates]),
                 json.dumps(list(doc.warnings)),
+                doc.council,
+                doc.kind,
+                json.dumps([f.__dict__ for f in doc.facts]),
             ),
         )
         self.db.executemany(
@@ -206,4 +210,7 @@ def _document(row: sqlite3.Row, pages: tuple[Page, ...]) -> Document:
         content_hash=row["content_hash"],
         source_url=row["source_url"],
         warnings=tuple(json.loads(row["warnings_json"])),
+        council=row["council"],
+        kind=row["kind"],
+        facts=tuple(Fact(**f) for f in json.loads(row["facts_json"])),
     )

@@ -7,9 +7,10 @@ import re
 
 from rag_qa.ingest import dates as D
 from rag_qa.ingest.clean import clean_pages, clean_text
+from rag_qa.ingest.facts import Found, find_council, find_kind
 from rag_qa.ingest.loaders import LoadError, RawDocument
-from rag_qa.records import DateMention, Document, Page
-from rag_qa.text.vocabulary import DOC_TYPES
+from rag_qa.records import DateMention, Document, Fact, Page
+from rag_qa.text.vocabulary import DOC_TYPES, KINDS
 
 
 def doc_id_for(source: str) -> str:
@@ -40,7 +41,7 @@ def find_title(lines: list[str]) -> str | None:
     for i, line in enumerate(head):
         if LETTER_SUBJECT.match(line):
             return _tidy_title(line)
-        if line.startswith("Inspection of "):
+        if line.startswith(("Inspection of ", "Re-inspection of ")):
             title = _tidy_title(line)
             prev = head[i - 1] if i else ""
             council = re.search(r"(Council|Borough|County|Authority)$", prev)
@@ -127,11 +128,14 @@ def build_document(raw: RawDocument) -> Document:
 
     vs = next((m.date for m in visit if m.role == "visit_start"), None)
     ve = next((m.date for m in visit if m.role == "visit_end"), None)
+    doc_type = doc_type if doc_type in DOC_TYPES else "document"
+    cleaned = [(p.number, p.text) for p in pages]
+    council, kind, facts = _facts(side, title, doc_type, cleaned, (vs, ve))
     return Document(
         doc_id=doc_id_for(raw.source),
         source=raw.source,
         title=title,
-        doc_type=doc_type if doc_type in DOC_TYPES else "document",
+        doc_type=doc_type,
         date=candidates[0].date if candidates else None,
         visit_start=vs,
         visit_end=ve,
@@ -140,7 +144,24 @@ def build_document(raw: RawDocument) -> Document:
         content_hash=raw.content_hash,
         source_url=side.get("source_url"),
         warnings=tuple(warnings),
+        council=council,
+        kind=kind,
+        facts=facts,
     )
+
+
+def _facts(side: dict, title: str, doc_type: str, pages, visit) -> tuple:
+    """The council and report kind (a sidecar's "council" / "kind" win), with their facts."""
+    found = find_council(title, pages)
+    if isinstance(side.get("council"), str) and side["council"].strip():
+        found = Found(side["council"].strip(), "sidecar", f"council: {side['council']}")
+    kind = find_kind(title, doc_type, pages[0][1] if pages else "", visit)
+    if side.get("kind") in KINDS:
+        kind = Found(side["kind"], "sidecar", f"kind: {side['kind']}")
+    facts = [Fact("kind", kind.value, kind.rule, kind.evidence, kind.page)]
+    if found:
+        facts.insert(0, Fact("council", found.value, found.rule, found.evidence, found.page))
+    return (found.value if found else None), kind.value, tuple(facts)
 
 
 def _check_iso(value: str, source: str, field: str, warnings: list[str]) -> str | None:

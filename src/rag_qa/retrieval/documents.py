@@ -10,7 +10,6 @@ import numpy as np
 
 from rag_qa.index.loaded import LoadedIndex
 from rag_qa.records import Document
-from rag_qa.text.councils import council_of_title
 
 
 def _day(iso: str | None) -> int:
@@ -53,11 +52,7 @@ class DocumentTable:
         self._dates(coded)
 
     def _councils(self, coded: list[Document]) -> None:
-        by_title: dict[str, str | None] = {}  # many reports share a title pattern
-        for d in coded:
-            if d.title not in by_title:
-                by_title[d.title] = council_of_title(d.title)
-        councils = [by_title[d.title] for d in coded]
+        councils = [d.council for d in coded]  # read from each report's text at build time
         self.council_no = {c: i for i, c in enumerate(sorted({c for c in councils if c}))}
         self.council = np.array([self.council_no.get(c, -1) for c in councils], dtype=np.int32)
 
@@ -72,6 +67,7 @@ class DocumentTable:
             [d.visit_end if o else None for d, o in zip(coded, ok, strict=True)]
         )
         self._date_ok = np.array([bool(d.date) for d in coded], dtype=bool)
+        self.undated = ~(self._visit_ok | self._date_ok)  # a period cannot place these
         self._doc_date = _days([d.date for d in coded])
         self.newest_key = _days([d.date or d.visit_end for d in coded])  # what "latest" means
         dated = [d.date or d.visit_end for d in coded if d.date or d.visit_end]

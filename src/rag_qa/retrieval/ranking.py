@@ -87,37 +87,79 @@ class Ranker:
         topic: str | None = None,
         within: np.ndarray | None = None,
     ) -> Ranking:
-        """Candidate vec_ids in rank order (those where the passage mask ``first`` is set come
-        first; none outside ``within``). With ``need``, the passages outside ``first`` are
-        ranked only when ``first`` gives fewer than ``need`` (the first ``need`` of the order
-        are the same either way). ``topic``: what BM25 reads (default: the question)."""
+        """Candidate vec_ids in rank order: those where the passage mask ``first`` is set come
+        first, unless a passage outside it matches the question clearly better (``promote``);
+        none outside ``within``. With ``need``, the passages outside ``first`` are ranked in
+        full only when ``first`` gives fewer than ``need`` (otherwise only their best few, for
+        promotion). ``topic``: what BM25 reads (default: the question)."""
         q, lexical, dense, spent = self.scores(question, question if topic is None else topic, mode)
         spent["fusion"] = 0.0
         matched = lexical > 0
-        n = self.dense.size
-        order: list[int] = []
+        orders: list[list[int]] = []
+        early = False
         for i, part in enumerate(_parts(first, within)):
-            if i == 1 and need is not None and len(order) >= need:
-                break  # the passages outside ``first`` would all rank after the first ``need``
-            ta = time.perf_counter()
-            # The part's BM25 candidates: found once, for the dense candidates and the fusion.
-            hits = np.flatnonzero(matched if part is None else part & matched)
-            b_top = top_ids(lexical, hits, self.settings.candidates)
-            tb = time.perf_counter()
-            size = n if part is None else int(np.count_nonzero(part))
-            if size == 0:
-                continue
-            if size == n:
-                part = None  # the whole index: no mask
-            d_pool = self._dense_pool(q, part, size, b_top, dense)
-            tc = time.perf_counter()
-            order += self._fuse(dense, lexical, d_pool, size, mode, b_top)
-            spent["bm25"] += tb - ta
-            spent["faiss"] += tc - tb
-            spent["fusion"] += time.perf_counter() - tc
-        return Ranking(order, dense, lexical, spent)
+            depth = self.settings.candidates
+            if i == 1 and need is not None and len(orders[0]) >= need:
+                early = True  # the rest would all rank after the first ``need``: but for
+                depth = self.settings.promote_pool  # the few that might be promoted
+            orders.append(self._rank_part(q, part, lexical, dense, matched, mode, depth, spent))
+        if len(orders) < 2:
+            return Ranking(orders[0] if orders else [], dense, lexical, spent)
+        steered, rest = orders
+        promoted = self.promote(steered, rest, dense, lexical, mode)
+        if early:
+            return Ranking(promoted + steered, dense, lexical, spent)
+        taken = set(promoted)
+        return Ranking(
+            promoted + steered + [i for i in rest if i not in taken], dense, lexical, spent
+        )
 
-    def _dense_pool(self, q, part, size: int, b_top: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    def _rank_part(self, q, part, lexical, dense, matched, mode, depth: int, spent) -> list[int]:
+        """One part's ranking (``part``: a passage mask, None for the whole index)."""
+        n = self.dense.size
+        ta = time.perf_counter()
+        # The part's BM25 candidates: found once, for the dense candidates and the fusion.
+        hits = np.flatnonzero(matched if part is None else part & matched)
+        b_top = top_ids(lexical, hits, depth)
+        tb = time.perf_counter()
+        size = n if part is None else int(np.count_nonzero(part))
+        if size == 0:
+            return []
+        if size == n:
+            part = None  # the whole index: no mask
+        d_pool = self._dense_pool(q, part, size, b_top, dense, depth)
+        tc = time.perf_counter()
+        order = self._fuse(dense, lexical, d_pool, size, mode, b_top, depth)
+        spent["bm25"] += tb - ta
+        spent["faiss"] += tc - tb
+        spent["fusion"] += time.perf_counter() - tc
+        return order
+
+    def evidence(self, ids: list[int], dense, lexical, mode: str) -> np.ndarray:
+        """Scores comparable across parts: the fusion's formula with the maxima taken over
+        ``ids`` together (each part's own fusion normalises within the part)."""
+        d = np.maximum(dense[ids], 0.0) if mode != "bm25" else np.zeros(len(ids))
+        b = lexical[ids] if mode != "dense" else np.zeros(len(ids))
+        d = d / d.max() if d.size and d.max() > 0 else d
+        b = b / b.max() if b.size and b.max() > 0 else b
+        w = {"dense": 1.0, "bm25": 0.0}.get(mode, self.settings.dense_weight)
+        return w * d + (1 - w) * b
+
+    def promote(self, steered: list[int], rest: list[int], dense, lexical, mode: str) -> list[int]:
+        """The passages outside the steered documents that match the question clearly better
+        than any inside (by ``promote_margin`` of the comparable evidence), best first: a
+        near-verbatim passage or a rare name is not buried behind the period or council the
+        question named."""
+        if not steered or not rest:
+            return []
+        head = steered[: self.settings.promote_pool]
+        pool = rest[: self.settings.promote_pool]
+        scores = self.evidence(head + pool, dense, lexical, mode)
+        bar = scores[: len(head)].max() + self.settings.promote_margin
+        better = [(s, i) for s, i in zip(scores[len(head) :], pool, strict=True) if s >= bar]
+        return [i for _, i in sorted(better, key=lambda x: (-x[0], x[1]))]
+
+    def _dense_pool(self, q, part, size: int, b_top, dense, depth: int) -> np.ndarray:
         """A part's passages with a dense score, ascending. Exact index: all of them. Approximate
         index: a part's graph neighbours and BM25 candidates (a small part: all its passages),
         their exact cosines written into ``dense``."""
@@ -126,15 +168,15 @@ class Ranker:
         if part is not None and size <= self.settings.exact_pool:
             ids = np.flatnonzero(part)
         else:
-            found = self.dense.top(q, self.settings.candidates, part)
+            found = self.dense.top(q, depth, part)
             ids = np.unique(np.concatenate([found, b_top]))
         dense[ids] = self.dense.scores(ids, q)
         return ids
 
-    def _fuse(self, dense, lexical, d_pool, size: int, mode: str, b_top) -> list[int]:
+    def _fuse(self, dense, lexical, d_pool, size: int, mode: str, b_top, depth: int) -> list[int]:
         """One part's ranking: ``d_pool``, its passages with a dense score (ascending ids);
         ``b_top``, its BM25 candidates (best first); ``size``, its number of passages."""
-        depth = min(self.settings.candidates, size)
+        depth = min(depth, size)
         d_top = top_ids(dense, d_pool, depth).tolist()
         b_top = b_top[:depth].tolist()
         if mode == "dense":

@@ -99,6 +99,8 @@ class Retriever:
             return None, (), None
         steered = self.steering.steer(intent, within)
         first = None if steered.first is None else self.table.passage_mask(steered.first)
+        if first is not None and steered.extra is not None:
+            first |= steered.extra
         if steered.mention is not None:
             first = steered.mention if first is None else first & steered.mention
         if intent.asks_when:

@@ -26,6 +26,9 @@ class Steer:
     first: np.ndarray | None  # per document code: rank these first (None: no steering)
     notes: tuple[str, ...]
     mention: np.ndarray | None  # per passage: the only evidence left (see module doc)
+    # Per passage: passages of undated documents that name the question's period, ranked
+    # with the documents of that period (a date cannot place them; their own text does).
+    extra: np.ndarray | None = None
 
 
 class Steering:
@@ -55,10 +58,12 @@ class Steering:
             else:
                 notes.append(f"The index holds no report about {', '.join(intent.councils)}.")
                 mention = self.mentions_any(intent.councils)
+        extra = None
         if intent.period:
             in_period = allowed & t.in_period(intent.period.start, intent.period.end)
             if in_period.any():
                 allowed, steered = in_period, True
+                extra = self._undated_naming(intent, within)
             else:
                 notes.append(f"No report in the index is from {intent.period.label}.")
                 mention = self._with_years(mention, intent)
@@ -66,7 +71,7 @@ class Steering:
         if intent.latest and allowed.any():
             allowed &= t.newest_key == t.newest_key[allowed].max()
             steered = True
-        return Steer(allowed if steered else None, tuple(notes), mention)
+        return Steer(allowed if steered else None, tuple(notes), mention, extra)
 
     def _types(self, intent, allowed, steered, notes):
         types = intent.steer_types
@@ -78,6 +83,16 @@ class Steering:
             return typed, True
         notes.append(f"No {' or '.join(types)} matches; showing other documents.")
         return allowed, steered
+
+    def _undated_naming(self, intent: QueryIntent, within: np.ndarray | None):
+        """Passages of undated documents (within the filter) whose text names a year of the
+        question's period; None when there are none."""
+        undated = self.table.undated if within is None else self.table.undated & within
+        if not undated.any():
+            return None
+        p = intent.period
+        naming = self.table.passage_mask(undated) & self.mentions_years(p.start.year, p.end.year)
+        return naming if naming.any() else None
 
     def _with_years(self, mention: np.ndarray | None, intent: QueryIntent) -> np.ndarray:
         years = self.mentions_years(intent.period.start.year, intent.period.end.year)

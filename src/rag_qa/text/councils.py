@@ -305,3 +305,8 @@ def council_of_title(title: str) -> str | None:
     """The council a document title is about ("Inspection of Slough local authority ...")."""
     names = find_councils(title)
     return names[0] if names else None
+
+
+def council_named(name: str, text: str) -> bool:
+    """Whether ``text`` names the council ``name`` (by any of its aliases)."""
+    return name in find_councils(text)

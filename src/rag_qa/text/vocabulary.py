@@ -42,6 +42,27 @@ DOC_TYPES = (
     "minutes",
     "document",
 )
+# Report kinds, finer than the document type: Ofsted's frameworks (ILACS since 2018, with its
+# standard and short inspections, focused visits and monitoring visits; the single inspection
+# framework (SIF) 2013-2018 and its re-inspections; joint inspections; older inspections of
+# looked-after children and safeguarding), then the other documents a council publishes.
+KINDS = (
+    "ILACS standard inspection",
+    "ILACS short inspection",
+    "ILACS inspection",
+    "focused visit",
+    "monitoring visit",
+    "SIF inspection",
+    "SIF re-inspection",
+    "joint targeted area inspection",
+    "joint area review",
+    "looked-after children inspection",
+    "safeguarding inspection",
+    "news release",
+    "news article",
+    "minutes",
+    "document",
+)
 
 MONTHS = (
     "January",
