@@ -232,3 +232,41 @@ def test_a_passage_that_matches_much_better_is_not_buried_by_steering(retriever)
     strict = Engine(retriever.settings.replace(promote_margin=1.0), retriever.embedder)
     walled = strict.search(question, 3)
     assert walled.passages[0].document.source.startswith("fv 2023")  # no promotion: a wall
+
+
+KENT_2023 = """Inspection of Kent local authority children's services
+Inspection dates: 6 to 17 March 2023
+
+Management oversight of care leavers is effective and personal advisers know young people well.
+"""
+ESSEX_2023 = """Inspection of Essex local authority children's services
+Inspection dates: 1 to 12 May 2023
+
+Management oversight of care leavers is inconsistent and supervision is irregular.
+"""
+
+
+def test_a_question_naming_no_council_over_many_says_whose_passages_these_are(tmp_path, settings):
+    corpus = tmp_path / "councils"
+    write_text(corpus / "kent.txt", KENT_2023)
+    write_text(corpus / "essex.txt", ESSEX_2023)
+    local = settings.replace(corpus_dir=corpus, index_dir=tmp_path / "councils-index")
+    embedder = load_embedder(local.embed.model)
+    run_build(local, lambda: embedder, progress=False)
+    engine = Engine(local, embedder)
+    turn = engine.ask("What did inspectors say about management oversight of care leavers?", k=2)
+    assert {p.document.council for p in turn.passages} == {"Kent", "Essex"}
+    assert any("names no council" in n and "Kent" in n and "Essex" in n for n in turn.notes)
+    for sentence in turn.answer.sentences:
+        council = turn.passages[sentence.passage_rank - 1].document.council
+        assert f"{council}: {sentence.text}" in turn.answer.text  # each sentence says whose
+    named = engine.ask(
+        "What did inspectors say about management oversight of care leavers in Kent?", k=2
+    )
+    assert not any("names no council" in n for n in named.notes)
+    assert named.passages[0].document.council == "Kent"
+    default = Engine(local.replace(council="Essex"), embedder)
+    turn = default.ask("What did inspectors say about management oversight of care leavers?", k=2)
+    assert turn.passages[0].document.council == "Essex"  # --council: the user's default
+    assert not any("names no council" in n for n in turn.notes)
+    assert turn.passages[0].to_json()["council"] == "Essex"

@@ -121,6 +121,16 @@ def _choose(scored: list[tuple[float, int, int, str]], s: AnswerSettings) -> lis
     return chosen
 
 
+def _council_lead(sentence: AnswerSentence, passages: list[Passage], result) -> str:
+    """ "Kent: " before a sentence when the answer quotes several councils' reports and the
+    question named none of them, so that no sentence is read as another council's."""
+    councils = {p.document.council for p in passages[:3] if p.document.council}
+    if len(councils) < 2 or result.intent.councils:
+        return ""
+    council = next((p.document.council for p in passages if p.rank == sentence.passage_rank), None)
+    return f"{council}: " if council else ""
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str
@@ -152,5 +162,7 @@ def build_answer(
     if not chosen:
         first = passage_sentences(passages[0].chunk.text)
         chosen = [AnswerSentence(first[0] if first else passages[0].chunk.text, 1, 0.0)]
-    body = " ".join(f"{c.text} [{c.passage_rank}]" for c in chosen)
+    body = " ".join(
+        f"{_council_lead(c, passages, result)}{c.text} [{c.passage_rank}]" for c in chosen
+    )
     return Answer(f"{lead} {body}".strip(), False, tuple(chosen), "", selection.similarity)

@@ -81,6 +81,7 @@ class Retriever:
         ranking = self.ranker.rank(question, mode, first, self.head(k), intent.topic, limit)
         t2 = time.perf_counter()
         passages = self.passages(ranking, k, by_dense=mode != "bm25")
+        notes += self._councils_note(intent, passages)
         order = ranking.order
         return SearchResult(
             question=question,
@@ -108,6 +109,18 @@ class Retriever:
             if dated is not None:
                 first = dated
         return first, steered.notes, steered.mention
+
+    def _councils_note(self, intent: QueryIntent, passages: list[Passage]) -> tuple[str, ...]:
+        """When the question names no council (and no default council is set) but the top
+        passages come from several, say so: the answer must not silently pick one."""
+        if intent.councils or self.settings.retrieval.council:
+            return ()
+        top = passages[: self.settings.answer.source_passages]
+        names = list(dict.fromkeys(p.document.council for p in top if p.document.council))
+        if len(names) < 2:
+            return ()
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        return (f"The question names no council; the top passages come from {listed}.",)
 
     def coverage(self, intent: QueryIntent, passages: list[Passage]) -> float:
         top = passages[: self.settings.answer.coverage_passages]
