@@ -27,17 +27,21 @@ def near_duplicate(a: str, b: str, threshold: float = 0.5, n: int = 8) -> bool:
 
 
 def merge_duplicates(
-    head: list[int], chunks: dict[int, Chunk], source_of, k: int, n: int = 8, threshold=0.5
+    head: list[int], chunks: dict[int, Chunk], docs, k: int, n: int = 8, threshold=0.5
 ) -> list[tuple[int, list[tuple[str, int | None]]]]:
     """The first ``k`` of ``head`` (vec_ids in rank order) that are not near-duplicates of a
-    better-ranked passage of another document, each with the (source, page) of the duplicates
-    merged into it. ``source_of(doc_id)`` names a document's file."""
+    better-ranked passage of another document about the same council, each with the (source,
+    page) of the duplicates merged into it. ``docs``: Documents by doc_id. Two councils'
+    reports share Ofsted's standard paragraphs: those are never one passage."""
     made: dict[int, set] = {}  # each passage's shingles, made once (not per pair)
 
     def of(vec_id: int) -> set:
         if vec_id not in made:
             made[vec_id] = shingles(chunks[vec_id].text, n)
         return made[vec_id]
+
+    def same_report(a: Chunk, b: Chunk) -> bool:
+        return a.doc_id != b.doc_id and docs[a.doc_id].council == docs[b.doc_id].council
 
     kept: list[tuple[int, list[tuple[str, int | None]]]] = []
     for vec_id in head:
@@ -46,13 +50,13 @@ def merge_duplicates(
             (
                 entry
                 for entry in kept
-                if chunks[entry[0]].doc_id != chunk.doc_id
+                if same_report(chunks[entry[0]], chunk)
                 and shingles_overlap(of(entry[0]), of(vec_id), threshold)
             ),
             None,
         )
         if dup is not None:
-            source = source_of(chunk.doc_id)
+            source = docs[chunk.doc_id].source
             if source not in [s for s, _ in dup[1]]:
                 dup[1].append((source, chunk.page_start))
             continue

@@ -9,10 +9,13 @@ from rag_qa.text.vocabulary import tokenize
 
 def coverage(topic: str, passages: list[Passage], bm25: Bm25Index) -> float:
     """The idf-weighted share of the question's topic words (``QueryIntent.topic``: without
-    its dates, report words and councils) that the passages contain."""
+    its dates, report words and councils) that the passages contain. A question that is all
+    framing ("When did the latest inspection of Kent take place?") has nothing to cover: 1."""
     words = set(tokenize(topic))
-    if not words or not passages:
+    if not passages:
         return 0.0
+    if not words:
+        return 1.0
     present: set[str] = set()
     for p in passages:
         extra = " ".join([p.document.title, p.chunk.section or ""])

@@ -75,7 +75,7 @@ class Retriever:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
         intent = analyse(question, today=today, newest=self.table.newest)
-        first, notes, mention = self._first(intent, steer, within)
+        first, notes, no_match = self._first(intent, steer, within)
         t1 = time.perf_counter()
         limit = None if within is None else self.table.passage_mask(within)
         ranking = self.ranker.rank(question, mode, first, self.head(k), intent.topic, limit)
@@ -88,27 +88,31 @@ class Retriever:
             passages=passages,
             intent=intent,
             notes=notes,
-            no_match=mention is not None and not mention.any(),
+            no_match=no_match,
             top_dense=float(ranking.dense[order[0]]) if order and mode != "bm25" else 0.0,
             coverage=self.coverage(intent, passages),
             timings={"analyse": t1 - t0, **ranking.timings, "passages": time.perf_counter() - t2},
         )
 
     def _first(self, intent: QueryIntent, steer: bool, within: np.ndarray | None):
-        """The passages to rank first (a mask or None), the notes, and the mention mask."""
+        """The passages to rank first (a mask or None), the notes, and whether nothing in the
+        index matches what the question names (no document of its period or council, and no
+        passage of the steered documents that mentions it: the answer abstains)."""
         if not steer:
-            return None, (), None
+            return None, (), False
         steered = self.steering.steer(intent, within)
         first = None if steered.first is None else self.table.passage_mask(steered.first)
         if first is not None and steered.extra is not None:
             first |= steered.extra
+        no_match = False
         if steered.mention is not None:
             first = steered.mention if first is None else first & steered.mention
+            no_match = not first.any()
         if intent.asks_when:
             dated = self.steering.when_mask(first)
             if dated is not None:
                 first = dated
-        return first, steered.notes, steered.mention
+        return first, steered.notes, no_match
 
     def _councils_note(self, intent: QueryIntent, passages: list[Passage]) -> tuple[str, ...]:
         """When the question names no council (and no default council is set) but the top
@@ -135,7 +139,7 @@ class Retriever:
         kept = merge_duplicates(
             head,
             chunks,
-            lambda doc_id: self.docs[doc_id].source,
+            self.docs,
             k,
             s.duplicate_words,
             s.duplicate_overlap,

@@ -46,15 +46,17 @@ class Steering:
         notes: list[str] = []
         steered = within is not None
         mention: np.ndarray | None = None
+        about = ""  # " about <council>" once the question (or the default) names one
         if not intent.councils and self.settings.council in t.council_no:
             # A question that names no council is about the deployment's own council.
             allowed &= t.council == t.council_no[self.settings.council]
-            steered = True
+            steered, about = True, f" about {self.settings.council}"
         if intent.councils:
             wanted = [t.council_no[c] for c in intent.councils if c in t.council_no]
             if wanted:
                 allowed &= np.isin(t.council, wanted)
                 steered = True
+                about = " about " + " or ".join(c for c in intent.councils if c in t.council_no)
             else:
                 notes.append(f"The index holds no report about {', '.join(intent.councils)}.")
                 mention = self.mentions_any(intent.councils)
@@ -65,7 +67,7 @@ class Steering:
                 allowed, steered = in_period, True
                 extra = self._undated_naming(intent, within)
             else:
-                notes.append(f"No report in the index is from {intent.period.label}.")
+                notes.append(f"No report{about} in the index is from {intent.period.label}.")
                 mention = self._with_years(mention, intent)
         allowed, steered = self._types(intent, allowed, steered, notes)
         if intent.latest and allowed.any():
