@@ -52,6 +52,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from rag_qa.ingest.clean import clean_pages
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = HERE / "questions.jsonl"
 CORPUS_CANDIDATES = [HERE.parent / "corpus", Path("/work/shared/corpus")]
@@ -224,59 +226,11 @@ ILACS_DATES = re.compile(
     r"(\d{1,2})\s+([a-z]+)\s+(\d{4})"
 )
 
-# Mirrors of rag_qa.ingest.clean: the lines dropped before indexing.
-PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.I)
-ADDRESS_RE = re.compile(
-    r"^\s*(?:Ofsted|Piccadilly Gate|Store St(?:reet)?\.?|Manchester|M1 2WD|Aviation House|"
-    r"125 Kingsway|London|WC2B 6SE|Agora|6 Cumberland Place|Nottingham|NG1 6HJ|"
-    r"(?:T|Tel|Textphone|F)\s*:?\s*[\d ]{8,}|(?:E\s*:\s*)?enquiries@ofsted\.gov\.uk|"
-    r"(?:W\s*:\s*)?www\.(?:gov\.uk/ofsted|ofsted\.gov\.uk)|Direct (?:T|F)\s*:?.*)\s*$",
-    re.I,
-)
-BACK_MATTER_START = re.compile(
-    r"^\s*(?:The Office for Standards in Education, Children.s Services and Skills \(Ofsted\)"
-    r"|If you would like a copy of this document in a different format"
-    r"|You may reuse this information \(not including logos\))",
-    re.I,
-)
-BACK_MATTER_END = re.compile(r"©\s*Crown copyright", re.I)
-
-
-def _edge_key(line: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"\d+", "#", line)).strip().lower()
-
 
 def indexed_pages(pages: list[str]) -> list[str]:
-    """Page texts as the index sees them: running headers/footers, page numbers, Ofsted's
-    address and back matter dropped, words broken at a hyphen across lines re-joined."""
-    split = [p.splitlines() for p in pages]
-    repeated: set[str] = set()
-    if len(split) >= 3:
-        counts: Counter[str] = Counter()
-        for lines in split:
-            body = [ln for ln in lines if ln.strip()]
-            counts.update({_edge_key(ln) for ln in body[:4] + body[-4:]})
-        threshold = max(2, (len(split) + 1) // 2)
-        repeated = {k for k, n in counts.items() if n >= threshold and k not in ("", "#")}
-    out = []
-    for lines in split:
-        body = [ln for ln in lines if ln.strip()]
-        edges = {id(x) for x in body[:4] + body[-4:]}
-        kept, skipping = [], False
-        for line in lines:
-            if BACK_MATTER_START.match(line):
-                skipping = True
-            if skipping:
-                skipping = not BACK_MATTER_END.search(line)
-                continue
-            if not line.strip() or PAGE_NUMBER.match(line) or ADDRESS_RE.match(line):
-                continue
-            if id(line) in edges and _edge_key(line) in repeated:
-                continue
-            kept.append(line.strip())
-        text = "\n".join(kept)
-        out.append(normalise(re.sub(r"([A-Za-z])-\n([a-z])", r"\1-\2", text)))
-    return out
+    """Page texts as the index sees them (rag_qa.ingest.clean itself: running headers and
+    footers, page numbers, Ofsted's address and back matter dropped), normalised."""
+    return [normalise(text) for text in clean_pages(pages)]
 
 
 def _parse_day(day: str, month: str | None, year: str | None, end: date) -> date | None:

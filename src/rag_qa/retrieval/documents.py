@@ -49,6 +49,8 @@ class DocumentTable:
         self._councils(coded)
         self.type_no = {t: i for i, t in enumerate(sorted({d.doc_type for d in coded}))}
         self.type = np.array([self.type_no[d.doc_type] for d in coded], dtype=np.int32)
+        self.kind_no = {k: i for i, k in enumerate(sorted({d.kind for d in coded}))}
+        self.kind = np.array([self.kind_no[d.kind] for d in coded], dtype=np.int32)
         self._dates(coded)
 
     def _councils(self, coded: list[Document]) -> None:

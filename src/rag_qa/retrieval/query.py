@@ -65,6 +65,7 @@ class QueryIntent:
     latest: bool  # "latest", "most recent", "newest", "current", "last inspection"
     evidence: tuple[str, ...]  # the matched phrases, in the order they occur
     topic: str = ""  # the question without its framing and councils (see ``topic_words``)
+    kinds: tuple[str, ...] = ()  # report kinds named ("re-inspection", "SIF", "JTAI", ...)
     asks_when: bool = False  # "when did the visit take place?"
     steer_types: tuple[str, ...] = ()  # the document types to rank first (``steering_types``)
 
@@ -123,6 +124,44 @@ _ASKS_WHEN = re.compile(
 
 def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return any(s <= span[0] and span[1] <= e for s, e in spans)
+
+
+# Report kinds a question can name (text.vocabulary.KINDS), most specific first.
+_KIND_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("SIF re-inspection",), re.compile(r"\bre-?inspect(?:ion|ed)\b", re.I)),
+    (
+        ("SIF inspection", "SIF re-inspection"),
+        re.compile(r"\bSIF\b|\bsingle\s+inspection(?:\s+framework)?\b", re.I),
+    ),
+    (("ILACS short inspection",), re.compile(r"\bshort\s+(?:ILACS\s+)?inspection\b", re.I)),
+    (("ILACS standard inspection",), re.compile(r"\bstandard\s+(?:ILACS\s+)?inspection\b", re.I)),
+    (
+        ("ILACS standard inspection", "ILACS short inspection", "ILACS inspection"),
+        re.compile(r"\bILACS\b(?!\s+focus)", re.I),
+    ),
+    (
+        ("joint targeted area inspection",),
+        re.compile(r"\bjoint\s+targeted\s+area\s+inspections?\b|\bJTAIs?\b", re.I),
+    ),
+    (("joint area review",), re.compile(r"\bjoint\s+area\s+reviews?\b|\bJARs?\b")),
+    (
+        ("looked-after children inspection",),
+        re.compile(r"\blooked[\s-]+after\s+children\s+inspections?\b", re.I),
+    ),
+)
+
+
+def find_kinds(question: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
+    """(offset, phrase, report kinds) for each report-kind phrase; the first rule that
+    matches a stretch of the question wins."""
+    found: list[tuple[int, str, tuple[str, ...]]] = []
+    taken: list[tuple[int, int]] = []
+    for kinds, pattern in _KIND_RULES:
+        for m in pattern.finditer(question):
+            if not _inside(m.span(), taken):
+                found.append((m.start(), m.group(0), kinds))
+                taken.append(m.span())
+    return tuple(sorted(found, key=lambda f: f[0]))
 
 
 def find_doc_types(question: str) -> tuple[tuple[int, str, tuple[str, ...]], ...]:
@@ -570,12 +609,14 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
     period, period_evidence = find_period(question, anchor)
     type_hits = find_doc_types(question)
     doc_types = tuple(dict.fromkeys(t for _, _, types in type_hits for t in types))
+    kind_hits = find_kinds(question)
     latest_hits = [(m.start(), m.group(0)) for m in LATEST.finditer(question)]
     mentions = council_mentions(question)
     hits = sorted(
         {
             *period_evidence,
             *((pos, phrase) for pos, phrase, _ in type_hits),
+            *((pos, phrase) for pos, phrase, _ in kind_hits),
             *latest_hits,
             *((m.start, m.text) for m in mentions),
         }
@@ -588,6 +629,7 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
         latest=bool(latest_hits),
         evidence=tuple(phrase for _, phrase in hits),
         topic=topic_words(question, mentions),
+        kinds=tuple(dict.fromkeys(k for _, _, kinds in kind_hits for k in kinds)),
         asks_when=bool(_ASKS_WHEN.search(question)),
         steer_types=steering_types(question, doc_types),
     )

@@ -86,10 +86,11 @@ class Ranker:
         need: int | None = None,
         topic: str | None = None,
         within: np.ndarray | None = None,
+        promotable: np.ndarray | None = None,
     ) -> Ranking:
         """Candidate vec_ids in rank order: those where the passage mask ``first`` is set come
-        first, unless a passage outside it matches the question clearly better (``promote``);
-        none outside ``within``. With ``need``, the passages outside ``first`` are ranked in
+        first, unless a passage outside it, where ``promotable`` is set, matches the question
+        clearly better (``promote``; None: no promotion); none outside ``within``. With ``need``, the passages outside ``first`` are ranked in
         full only when ``first`` gives fewer than ``need`` (otherwise only their best few, for
         promotion). ``topic``: what BM25 reads (default: the question)."""
         q, lexical, dense, spent = self.scores(question, question if topic is None else topic, mode)
@@ -106,7 +107,10 @@ class Ranker:
         if len(orders) < 2:
             return Ranking(orders[0] if orders else [], dense, lexical, spent)
         steered, rest = orders
-        promoted = self.promote(steered, rest, dense, lexical, mode)
+        promoted = []
+        if promotable is not None:
+            candidates = [i for i in rest if promotable[i]]
+            promoted = self.promote(steered, candidates, dense, lexical, mode)
         if early:
             return Ranking(promoted + steered, dense, lexical, spent)
         taken = set(promoted)

@@ -75,10 +75,12 @@ class Retriever:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
         intent = analyse(question, today=today, newest=self.table.newest)
-        first, notes, no_match = self._first(intent, steer, within)
+        first, notes, no_match, promotable = self._first(intent, steer, within)
         t1 = time.perf_counter()
         limit = None if within is None else self.table.passage_mask(within)
-        ranking = self.ranker.rank(question, mode, first, self.head(k), intent.topic, limit)
+        ranking = self.ranker.rank(
+            question, mode, first, self.head(k), intent.topic, limit, promotable
+        )
         t2 = time.perf_counter()
         passages = self.passages(ranking, k, by_dense=mode != "bm25")
         notes += self._councils_note(intent, passages)
@@ -95,24 +97,30 @@ class Retriever:
         )
 
     def _first(self, intent: QueryIntent, steer: bool, within: np.ndarray | None):
-        """The passages to rank first (a mask or None), the notes, and whether nothing in the
+        """The passages to rank first (a mask or None), the notes, whether nothing in the
         index matches what the question names (no document of its period or council, and no
-        passage of the steered documents that mentions it: the answer abstains)."""
+        passage of the steered documents that mentions it: the answer abstains), and the
+        passages that may be promoted past the steering (None: none may; see Ranker.promote):
+        those of the councils named, and none when only a mention of the period is left, since
+        a passage of another year is a wrong answer."""
         if not steer:
-            return None, (), False
+            return None, (), False, None
         steered = self.steering.steer(intent, within)
         first = None if steered.first is None else self.table.passage_mask(steered.first)
         if first is not None and steered.extra is not None:
             first |= steered.extra
         no_match = False
+        promotable = None if steered.councils is None else self.table.passage_mask(steered.councils)
+        if first is not None and promotable is None:
+            promotable = np.ones(self.table.passages, dtype=bool)
         if steered.mention is not None:
             first = steered.mention if first is None else first & steered.mention
-            no_match = not first.any()
+            no_match, promotable = not first.any(), None
         if intent.asks_when:
             dated = self.steering.when_mask(first)
             if dated is not None:
                 first = dated
-        return first, steered.notes, no_match
+        return first, steered.notes, no_match, promotable
 
     def _councils_note(self, intent: QueryIntent, passages: list[Passage]) -> tuple[str, ...]:
         """When the question names no council (and no default council is set) but the top

@@ -29,6 +29,9 @@ class Steer:
     # Per passage: passages of undated documents that name the question's period, ranked
     # with the documents of that period (a date cannot place them; their own text does).
     extra: np.ndarray | None = None
+    # Per document: the councils the question (or the default) names; None when it names none.
+    # A passage is promoted past the steering only from these (rag_qa.retrieval.ranking).
+    councils: np.ndarray | None = None
 
 
 class Steering:
@@ -46,16 +49,18 @@ class Steering:
         notes: list[str] = []
         steered = within is not None
         mention: np.ndarray | None = None
+        scope: np.ndarray | None = None
         about = ""  # " about <council>" once the question (or the default) names one
         if not intent.councils and self.settings.council in t.council_no:
             # A question that names no council is about the deployment's own council.
             allowed &= t.council == t.council_no[self.settings.council]
             steered, about = True, f" about {self.settings.council}"
+            scope = allowed.copy()
         if intent.councils:
             wanted = [t.council_no[c] for c in intent.councils if c in t.council_no]
             if wanted:
                 allowed &= np.isin(t.council, wanted)
-                steered = True
+                steered, scope = True, allowed.copy()
                 about = " about " + " or ".join(c for c in intent.councils if c in t.council_no)
             else:
                 notes.append(f"The index holds no report about {', '.join(intent.councils)}.")
@@ -70,10 +75,23 @@ class Steering:
                 notes.append(f"No report{about} in the index is from {intent.period.label}.")
                 mention = self._with_years(mention, intent)
         allowed, steered = self._types(intent, allowed, steered, notes)
+        allowed, steered = self._kinds(intent, allowed, steered, notes)
         if intent.latest and allowed.any():
             allowed &= t.newest_key == t.newest_key[allowed].max()
             steered = True
-        return Steer(allowed if steered else None, tuple(notes), mention, extra)
+        return Steer(allowed if steered else None, tuple(notes), mention, extra, scope)
+
+    def _kinds(self, intent, allowed, steered, notes):
+        """Report kinds the question names ("the 2017 re-inspection", "the SIF report")."""
+        if not intent.kinds or not self.settings.steer_types:
+            return allowed, steered
+        t = self.table
+        codes = [t.kind_no[k] for k in intent.kinds if k in t.kind_no]
+        kinded = allowed & np.isin(t.kind, codes)
+        if kinded.any():
+            return kinded, True
+        notes.append(f"No {' or '.join(intent.kinds)} matches; showing other reports.")
+        return allowed, steered
 
     def _types(self, intent, allowed, steered, notes):
         types = intent.steer_types
