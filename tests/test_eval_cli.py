@@ -111,3 +111,45 @@ def test_calibrate_respects_false_abstention_budget():
     rows += [{"answerable": False, "evidence": 0.9, "coverage": 1.0, "no_match": True}]
     fit = calibrate(rows, max_false_rate=0.05)
     assert fit["unanswerable_abstained"] == 2 and fit["false_abstentions"] <= 2
+
+
+def test_suites_name_their_corpus_and_are_fitted_together(settings, tmp_path):
+    """Two suites, each over its own corpus: each index is built by the eval itself, each
+    table printed, the thresholds fitted on both, and a gate below the figures fails."""
+    root = tmp_path / "project"
+    other = root / "other-corpus"
+    write_text(other / "kent.txt", "Inspection of Kent local authority children's services\n\n"
+               "Care leavers in Kent have a personal adviser and a pathway plan.\n")  # fmt: skip
+    (root / "eval").mkdir(parents=True)
+    (root / "eval" / "slough.jsonl").write_text("\n".join(json.dumps(q) for q in QUESTIONS))
+    kent = [{"id": "k1", "question": "Do care leavers in Kent have a pathway plan?",
+             "answers": ["a personal adviser and a pathway plan"], "sources": ["kent.txt"],
+             "tags": ["lookup"]},
+            {"id": "k2", "question": "When are the bins collected in Leeds?", "answers": [],
+             "sources": [], "tags": ["unanswerable"]}]  # fmt: skip
+    (root / "eval" / "kent.jsonl").write_text("\n".join(json.dumps(q) for q in kent))
+    suites = {
+        "small": {"questions": "eval/slough.jsonl", "corpus": str(settings.corpus_dir),
+                  "index": "idx/small", "gate": {"hit@5": 0.5}},
+        "kent": {"questions": "eval/kent.jsonl", "corpus": "other-corpus", "index": "idx/kent",
+                 "gate": {"hit@5": 1.01}},
+    }  # fmt: skip
+    (root / "eval" / "suites.json").write_text(json.dumps(suites))
+    args = ["eval", "--model", FAKE_MODEL, "--mode", "hybrid", "--suites",
+            str(root / "eval" / "suites.json"), "--suite", "all", "--out", str(root / "out")]  # fmt: skip
+    result = CliRunner().invoke(main, [*args, "--set", "min_similarity=0"])
+    assert result.exit_code == 0, result.output
+    assert "small:" in result.output and "kent:" in result.output
+    assert "All suites together: 5 questions" in result.output
+    for name in ("small", "kent"):
+        summary = json.loads((root / "out" / name / "summary.json").read_text())
+        assert summary["suite"] == name and "margin" in summary["calibration"]
+    assert (root / "idx" / "kent" / "CURRENT").exists()  # built by the eval
+    gated = CliRunner().invoke(main, [*args, "--gate"])
+    assert (
+        gated.exit_code == 1
+        and "kent: hit@5" in gated.output
+        and "small:" not in (gated.output.split("Error:")[-1])
+    )
+    unknown = CliRunner().invoke(main, [*args[:-4], "--suite", "nope"])
+    assert unknown.exit_code == 1 and "no suite 'nope'; suites are: small, kent" in unknown.output

@@ -307,6 +307,14 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
 )
 @click.option("--gate", is_flag=True, help="With --suite: fail below each suite's own gate.")
 @click.option(
+    "--suites",
+    "suites_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/suites.json"),
+    show_default=True,
+    help="The suites file --suite reads.",
+)
+@click.option(
     "--beir",
     "beir_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -324,6 +332,7 @@ def eval_(
     min_mrr: float | None,
     suite_names: tuple[str, ...],
     gate: bool,
+    suites_file: Path,
     beir_dir: Path | None,
 ) -> None:
     """Measure retrieval on the eval questions (or a BEIR dataset) and write results."""
@@ -341,7 +350,8 @@ def eval_(
         (out_dir / "beir_summary.json").write_text(json.dumps(report, indent=1))
         return
     if suite_names:
-        run_suites(settings, suite_names, modes, k, out_dir, gate, (min_hit_at_5, min_mrr))
+        chosen = (suites_file, suite_names)
+        run_suites(settings, chosen, modes, k, out_dir, gate, (min_hit_at_5, min_mrr))
         return
     questions = E.load_questions(questions_file)
     report = E.evaluate(open_engine(settings), questions, modes, k=k)
@@ -357,12 +367,13 @@ def eval_(
         raise click.ClickException(failures)
 
 
-def run_suites(settings, names, modes, k, out_dir, gate, floors) -> None:
+def run_suites(settings, chosen, modes, k, out_dir, gate, floors) -> None:
     """``rag-qa eval --suite``: each suite's table, then the thresholds fitted on them all."""
     from rag_qa.evaluation import suite as E
     from rag_qa.evaluation import suites as S
 
-    chosen = S.pick(S.load_suites(), names)
+    suites_file, names = chosen
+    chosen = S.pick(S.load_suites(suites_file), names)
     embedder = embedder_factory(settings)()
     reports, failures = {}, []
     for suite in chosen:
