@@ -169,4 +169,7 @@ def test_docs_json_is_json_lines_only(run):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and all(isinstance(json.loads(line), dict) for line in lines)
+    for doc in map(json.loads, lines):
+        assert {"council", "kind", "facts"} <= set(doc)
+        assert [f["name"] for f in doc["facts"]][-1] == "kind"
     assert "3 documents, built" in result.stderr

@@ -418,18 +418,21 @@ def docs(settings: Settings, as_json: bool) -> None:
                         "source": doc.source,
                         "title": doc.title,
                         "doc_type": doc.doc_type,
+                        "council": doc.council,
+                        "kind": doc.kind,
                         "date": doc.date,
                         "visit_start": doc.visit_start,
                         "visit_end": doc.visit_end,
                         "pages": entry.get("pages"),
                         "chunks": entry.get("chunks"),
                         "dates": [m.__dict__ for m in doc.dates],
+                        "facts": [f.__dict__ for f in doc.facts],
                     },
                     ensure_ascii=False,
                 )
             )
             continue
-        click.echo(click.style(doc.title, bold=True) + f"  [{doc.doc_type}]")
+        click.echo(click.style(doc.label, bold=True) + f"  [{doc.kind}]")
         click.echo(
             f"  source: {doc.source}  ({entry.get('pages')} pages, {entry.get('chunks')} chunks)"
         )
@@ -439,6 +442,9 @@ def docs(settings: Settings, as_json: bool) -> None:
         for m in doc.dates:
             where = f" p.{m.page}" if m.page else ""
             click.echo(f'    {m.role:<12} {m.date}  by {m.rule}{where}: "{m.evidence}"')
+        for f in doc.facts:
+            where = f" p.{f.page}" if f.page else ""
+            click.echo(f'    {f.name:<12} {f.value}  by {f.rule}{where}: "{f.evidence[:100]}"')
     click.echo(
         f"{len(index_.documents)} documents, built {index_.manifest.get('built_at')}",
         err=as_json,  # JSON Lines on stdout: one object per line, nothing else

@@ -178,13 +178,17 @@ def summarise_mode(rows: list[dict]) -> dict:
 def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
     """Abstention thresholds fitted to one mode's rows: the pair (sentence similarity, coverage) that
     abstains on the most unanswerable questions while false abstentions on answerable ones
-    stay at or under ``max_false_rate`` (ties: fewer false abstentions, then lower
-    thresholds). Questions with no matching document abstain whatever the thresholds."""
+    stay at or under ``max_false_rate`` in every suite (rows carry their ``suite``; ties: fewer
+    false abstentions, then lower thresholds). Questions with no matching document abstain
+    whatever the thresholds."""
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
     if not answerable:
         return {}
-    budget = int(max_false_rate * len(answerable))
+    suites = sorted({r.get("suite", "") for r in answerable})
+    budget = {
+        s: int(max_false_rate * sum(r.get("suite", "") == s for r in answerable)) for s in suites
+    }
     sims = sorted({0.0} | {r["evidence"] for r in rows})
     covs = sorted({0.0} | {r["coverage"] for r in rows})
 
@@ -194,13 +198,15 @@ def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
     best = None
     for sim in sims:
         for cov in covs:
-            false = sum(abstains(r, sim, cov) for r in answerable)
-            if false > budget:
+            wrong = [r.get("suite", "") for r in answerable if abstains(r, sim, cov)]
+            if any(wrong.count(s) > budget[s] for s in suites):
                 continue
             caught = sum(abstains(r, sim, cov) for r in unanswerable)
-            key = (-caught, false, sim + cov)
+            key = (-caught, len(wrong), sim + cov)
             if best is None or key < best[0]:
-                best = (key, sim, cov, caught, false)
+                best = (key, sim, cov, caught, len(wrong))
+    if best is None:
+        return {}
     _, sim, cov, caught, false = best
     return {
         "min_similarity": round(sim, 4),
