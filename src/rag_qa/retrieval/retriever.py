@@ -101,8 +101,9 @@ class Retriever:
         index matches what the question names (no document of its period or council, and no
         passage of the steered documents that mentions it: the answer abstains), and the
         passages that may be promoted past the steering (None: none may; see Ranker.promote):
-        those of the councils named, and none when only a mention of the period is left, since
-        a passage of another year is a wrong answer."""
+        those of the councils named, for a dated question only those whose text names its
+        year, and none when only a mention of the period is left, since a passage of another
+        year is a wrong answer."""
         if not steer:
             return None, (), False, None
         steered = self.steering.steer(intent, within)
@@ -113,6 +114,11 @@ class Retriever:
         promotable = None if steered.councils is None else self.table.passage_mask(steered.councils)
         if first is not None and promotable is None:
             promotable = np.ones(self.table.passages, dtype=bool)
+        if first is not None and intent.period:
+            # A passage of another period is a wrong answer, unless its own text names the
+            # question's year: only those may be promoted.
+            p = intent.period
+            promotable &= self.steering.mentions_years(p.start.year, p.end.year)
         if steered.mention is not None:
             first = steered.mention if first is None else first & steered.mention
             no_match, promotable = not first.any(), None
