@@ -278,3 +278,26 @@ def test_a_question_naming_no_council_over_many_says_whose_passages_these_are(tm
     assert turn.passages[0].document.council == "Essex"  # --council: the user's default
     assert not any("names no council" in n for n in turn.notes)
     assert turn.passages[0].to_json()["council"] == "Essex"
+
+
+def test_a_question_about_a_judgement_ranks_the_grades_first(tmp_path, settings):
+    """The judgement table of a report outranks its prose about the same subject when the
+    question asks how something was judged."""
+    report = (
+        "Inspection of Kent local authority children's services\n"
+        "Inspection dates: 6 to 17 March 2023\n\n"
+        "Overall effectiveness Requires improvement to be good\n\n"
+        + "Care leavers in Kent told inspectors about their personal advisers and housing. " * 12
+        + "\n\nInspectors looked at care leavers' pathway plans and their overall progress.\n"
+    )
+    corpus = tmp_path / "graded"
+    write_text(corpus / "kent.txt", report)
+    local = settings.replace(corpus_dir=corpus, index_dir=tmp_path / "graded-index")
+    embedder = load_embedder(local.embed.model)
+    run_build(local, lambda: embedder, progress=False)
+    engine = Engine(local, embedder)
+    question = "What was the overall effectiveness judgement for Kent's care leavers in 2023?"
+    top = engine.search(question, 2).passages[0]
+    assert "Overall effectiveness Requires improvement to be good" in top.chunk.text
+    off = Engine(local.replace(steer_judgements=False), embedder)
+    assert off.retriever.steering.judgement_passages.any()  # the grades passage is known

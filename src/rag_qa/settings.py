@@ -152,6 +152,8 @@ class RetrievalSettings:
     # reports); None: no such assumption.
     council: str | None = None
     steer_types: bool = True  # rank documents of a type the question names first
+    # A question about a judgement ranks the passages stating one first (the grades table).
+    steer_judgements: bool = True
     # BM25 sees the question without its framing words (dates, "Ofsted", report words):
     # MRR +0.02 to +0.05 on the Slough suite.
     strip_query: bool = True

@@ -67,6 +67,7 @@ class QueryIntent:
     topic: str = ""  # the question without its framing and councils (see ``topic_words``)
     kinds: tuple[str, ...] = ()  # report kinds named ("re-inspection", "SIF", "JTAI", ...)
     asks_when: bool = False  # "when did the visit take place?"
+    asks_judgement: bool = False  # "what was X judged?", "what grade / rating did X get?"
     steer_types: tuple[str, ...] = ()  # the document types to rank first (``steering_types``)
 
 
@@ -115,6 +116,9 @@ LATEST = re.compile(
 # "The 2015 inspection" names an event that articles and news releases also report: it steers
 # to inspection reports only when the question says so.
 _EXPLICIT_REPORT = re.compile(r"\binspection reports?\b|\bILACS\b|\bSIF\b|\bjudgements?\b", re.I)
+_ASKS_JUDGEMENT = re.compile(
+    r"\b(?:judge?ments?|judged|grade[ds]?|graded|rated|ratings?|overall\s+effectiveness)\b", re.I
+)
 _ASKS_WHEN = re.compile(
     r"\b(?:when|what dates?|which dates?|on what date|how long)\b.*\b(?:visit|inspection|inspected|"
     r"took place|take place|carried out)\b",
@@ -631,6 +635,7 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
         topic=topic_words(question, mentions),
         kinds=tuple(dict.fromkeys(k for _, _, kinds in kind_hits for k in kinds)),
         asks_when=bool(_ASKS_WHEN.search(question)),
+        asks_judgement=bool(_ASKS_JUDGEMENT.search(question)),
         steer_types=steering_types(question, doc_types),
     )
 

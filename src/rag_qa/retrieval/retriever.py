@@ -126,6 +126,10 @@ class Retriever:
             dated = self.steering.when_mask(first)
             if dated is not None:
                 first = dated
+        elif intent.asks_judgement and self.settings.retrieval.steer_judgements:
+            graded = self.steering.judgement_mask(first)
+            if graded is not None:
+                first = graded
         return first, steered.notes, no_match, promotable
 
     def _councils_note(self, intent: QueryIntent, passages: list[Passage]) -> tuple[str, ...]:

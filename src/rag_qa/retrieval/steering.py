@@ -10,6 +10,7 @@ passages whose text mentions the period or council are evidence (none: the answe
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,16 @@ from rag_qa.retrieval.documents import DocumentTable
 from rag_qa.retrieval.query import QueryIntent
 from rag_qa.settings import RetrievalSettings
 from rag_qa.text.councils import find_councils
+
+_GRADE = r"(?:requires\s+improvement(?:\s+to\s+be\s+good)?|inadequate|good|outstanding)"
+JUDGEMENT_LINE = re.compile(
+    r"(?:(?:overall\s+effectiveness|overall\s+judge?ment|judge?ment\s+grade"
+    r"|children\s+who\s+need\s+help\s+and\s+protection|achieving\s+permanence"
+    r"|care\s+leavers|adoption\s+performance|leadership,\s+management\s+and\s+governance"
+    r"|safeguarding\s+children\s+board|social\s+work\s+practice\s+with\s+children"
+    r"(?:\s+and\s+families)?)(?:\s+(?:is|are|was|were))?)\s*:?\s*" + _GRADE + r"\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,27 @@ class Steering:
                     found.append(vec_id)
                     break
         return found
+
+    @functools.cached_property
+    def judgement_passages(self) -> np.ndarray:
+        """Passages that state a judgement: a grade beside what it grades ("Overall
+        effectiveness Requires improvement to be good", "1. Children who need help and
+        protection Good", "The overall judgement is inadequate"). Found at the first question
+        about a judgement, from the BM25 postings, checked on the text."""
+        bm25 = self.index.bm25
+        mask = np.zeros(bm25.size, dtype=bool)
+        for grade in ("requires improvement", "inadequate", "good", "outstanding"):
+            mask |= bm25.containing_all(grade)
+        candidates = np.flatnonzero(mask).tolist()
+        found = np.zeros(bm25.size, dtype=bool)
+        for vec_id, chunk in self.index.chunks(candidates).items():
+            found[vec_id] = bool(JUDGEMENT_LINE.search(" ".join(chunk.text.split())))
+        return found
+
+    def judgement_mask(self, first: np.ndarray | None) -> np.ndarray | None:
+        """A question about a judgement: the passages stating one, within ``first``."""
+        found = self.judgement_passages if first is None else self.judgement_passages & first
+        return found if found.any() else None
 
     def when_mask(self, first: np.ndarray | None) -> np.ndarray | None:
         """ "When did the visit take place?": the passages the visit dates were read from,
