@@ -9,6 +9,7 @@ suite measures. ``refresh`` switches to the live index generation after a rebuil
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from rag_qa.records import Chunk, Document, Passage
 from rag_qa.retrieval.followup import rewrite_follow_up
 from rag_qa.retrieval.retriever import Retriever, SearchResult
 from rag_qa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -168,9 +171,7 @@ class Engine:
         try:
             fresh = self._open()
         except G.IndexError_ as err:
-            import logging
-
-            logging.getLogger(__name__).warning("keeping the loaded index: %s", err)
+            log.warning("keeping the loaded index: %s", err)
             return False
         with self._lock:
             self._retriever = fresh
