@@ -300,4 +300,25 @@ def test_a_question_about_a_judgement_ranks_the_grades_first(tmp_path, settings)
     top = engine.search(question, 2).passages[0]
     assert "Overall effectiveness Requires improvement to be good" in top.chunk.text
     off = Engine(local.replace(steer_judgements=False), embedder)
-    assert off.retriever.steering.judgement_passages.any()  # the grades passage is known
+    assert off.retriever.steering.judgement_passages[1].any()  # the overall grade is known
+
+
+def test_a_stated_judgement_is_its_own_evidence(tmp_path, settings):
+    """A grades table reads little like the question, but it is the answer: the answer does
+    not abstain on sentence similarity when the top passage states the judgement asked for."""
+    corpus = tmp_path / "graded"
+    write_text(
+        corpus / "dorset.txt",
+        "Inspection of Dorset local authority children's services\n"
+        "Inspection dates: 27 September to 8 October 2021\n\nOverall effectiveness Good\n\n"
+        + "Services for children in Dorset are of good quality and are improving. "
+        * 10,
+    )
+    local = settings.replace(corpus_dir=corpus, index_dir=tmp_path / "i", min_similarity=0.99)
+    embedder = load_embedder(local.embed.model)
+    run_build(local, lambda: embedder, progress=False)
+    turn = Engine(local, embedder).ask("What was Dorset's overall effectiveness judgement?", k=3)
+    assert turn.result.states_judgement and not turn.answer.abstained
+    assert "Overall effectiveness Good" in turn.passages[0].chunk.text
+    prose = Engine(local, embedder).ask("What did inspectors say about services in Dorset?", k=3)
+    assert not prose.result.states_judgement and prose.answer.abstained  # 0.99 still holds

@@ -68,6 +68,7 @@ class QueryIntent:
     kinds: tuple[str, ...] = ()  # report kinds named ("re-inspection", "SIF", "JTAI", ...)
     asks_when: bool = False  # "when did the visit take place?"
     asks_judgement: bool = False  # "what was X judged?", "what grade / rating did X get?"
+    asks_overall: bool = False  # "the overall effectiveness judgement", "the overall grade"
     steer_types: tuple[str, ...] = ()  # the document types to rank first (``steering_types``)
 
 
@@ -119,6 +120,7 @@ _EXPLICIT_REPORT = re.compile(r"\binspection reports?\b|\bILACS\b|\bSIF\b|\bjudg
 _ASKS_JUDGEMENT = re.compile(
     r"\b(?:judge?ments?|judged|grade[ds]?|graded|rated|ratings?|overall\s+effectiveness)\b", re.I
 )
+_ASKS_OVERALL = re.compile(r"\boverall\s+(?:effectiveness|judge?ment|grade|rating)\b", re.I)
 _ASKS_WHEN = re.compile(
     r"\b(?:when|what dates?|which dates?|on what date|how long)\b.*\b(?:visit|inspection|inspected|"
     r"took place|take place|carried out)\b",
@@ -636,6 +638,7 @@ def analyse(question: str, today: date | None = None, newest: date | None = None
         kinds=tuple(dict.fromkeys(k for _, _, kinds in kind_hits for k in kinds)),
         asks_when=bool(_ASKS_WHEN.search(question)),
         asks_judgement=bool(_ASKS_JUDGEMENT.search(question)),
+        asks_overall=bool(_ASKS_OVERALL.search(question)),
         steer_types=steering_types(question, doc_types),
     )
 

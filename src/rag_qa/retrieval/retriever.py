@@ -35,6 +35,10 @@ class SearchResult:
     no_match: bool = False  # the question's period, council or type matches no document
     top_dense: float = 0.0  # cosine of the best passage: the evidence strength
     coverage: float = 0.0  # idf-weighted share of the question's words in the top passages
+    # The question asks for a judgement and the top passage states one: evidence in itself,
+    # however little a grades table reads like the question (the answer does not abstain on
+    # sentence similarity).
+    states_judgement: bool = False
     timings: dict = field(default_factory=dict, compare=False)
 
 
@@ -75,7 +79,7 @@ class Retriever:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
         intent = analyse(question, today=today, newest=self.table.newest)
-        first, notes, no_match, promotable = self._first(intent, steer, within)
+        first, notes, no_match, promotable, graded = self._first(intent, steer, within)
         t1 = time.perf_counter()
         limit = None if within is None else self.table.passage_mask(within)
         ranking = self.ranker.rank(
@@ -91,6 +95,7 @@ class Retriever:
             intent=intent,
             notes=notes,
             no_match=no_match,
+            states_judgement=bool(graded is not None and order and graded[order[0]]),
             top_dense=float(ranking.dense[order[0]]) if order and mode != "bm25" else 0.0,
             coverage=self.coverage(intent, passages),
             timings={"analyse": t1 - t0, **ranking.timings, "passages": time.perf_counter() - t2},
@@ -105,7 +110,7 @@ class Retriever:
         year, and none when only a mention of the period is left, since a passage of another
         year is a wrong answer."""
         if not steer:
-            return None, (), False, None
+            return None, (), False, None, None
         steered = self.steering.steer(intent, within)
         first = None if steered.first is None else self.table.passage_mask(steered.first)
         if first is not None and steered.extra is not None:
@@ -126,11 +131,16 @@ class Retriever:
             dated = self.steering.when_mask(first)
             if dated is not None:
                 first = dated
-        elif intent.asks_judgement and self.settings.retrieval.steer_judgements:
-            graded = self.steering.judgement_mask(first)
+        graded = None
+        if (
+            not intent.asks_when
+            and intent.asks_judgement
+            and self.settings.retrieval.steer_judgements
+        ):
+            graded = self.steering.judgement_mask(first, intent.asks_overall)
             if graded is not None:
                 first = graded
-        return first, steered.notes, no_match, promotable
+        return first, steered.notes, no_match, promotable, graded
 
     def _councils_note(self, intent: QueryIntent, passages: list[Passage]) -> tuple[str, ...]:
         """When the question names no council (and no default council is set) but the top

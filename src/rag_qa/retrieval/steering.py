@@ -21,7 +21,12 @@ from rag_qa.retrieval.query import QueryIntent
 from rag_qa.settings import RetrievalSettings
 from rag_qa.text.councils import find_councils
 
-_GRADE = r"(?:requires\s+improvement(?:\s+to\s+be\s+good)?|inadequate|good|outstanding)"
+_GRADE = r"(?:requires?\s+improvement(?:\s+to\s+be\s+good)?|inadequate|good|outstanding)"
+OVERALL_LINE = re.compile(
+    r"(?:overall\s+effectiveness|overall\s+judge?ment(?:\s+is)?"
+    r"|children['’]s\s+services\s+in\s+[^.]{2,60}?\s+(?:are|is))\s*:?\s*" + _GRADE + r"\b",
+    re.I,
+)
 JUDGEMENT_LINE = re.compile(
     r"(?:(?:overall\s+effectiveness|overall\s+judge?ment|judge?ment\s+grade"
     r"|children\s+who\s+need\s+help\s+and\s+protection|achieving\s+permanence"
@@ -179,15 +184,22 @@ class Steering:
         for grade in ("requires improvement", "inadequate", "good", "outstanding"):
             mask |= bm25.containing_all(grade)
         candidates = np.flatnonzero(mask).tolist()
-        found = np.zeros(bm25.size, dtype=bool)
+        found = np.zeros((2, bm25.size), dtype=bool)  # any judgement; the overall one
         for vec_id, chunk in self.index.chunks(candidates).items():
-            found[vec_id] = bool(JUDGEMENT_LINE.search(" ".join(chunk.text.split())))
+            flat = " ".join(chunk.text.split())
+            found[0, vec_id] = bool(JUDGEMENT_LINE.search(flat))
+            found[1, vec_id] = bool(OVERALL_LINE.search(flat))
         return found
 
-    def judgement_mask(self, first: np.ndarray | None) -> np.ndarray | None:
-        """A question about a judgement: the passages stating one, within ``first``."""
-        found = self.judgement_passages if first is None else self.judgement_passages & first
-        return found if found.any() else None
+    def judgement_mask(self, first: np.ndarray | None, overall: bool) -> np.ndarray | None:
+        """A question about a judgement: the passages stating one (the overall one when the
+        question asks for it and a passage states it), within ``first``."""
+        for row in (1, 0) if overall else (0,):
+            found = self.judgement_passages[row]
+            found = found if first is None else found & first
+            if found.any():
+                return found
+        return None
 
     def when_mask(self, first: np.ndarray | None) -> np.ndarray | None:
         """ "When did the visit take place?": the passages the visit dates were read from,
