@@ -22,7 +22,7 @@ def abstention_reason(result, settings: AnswerSettings, similarity: float | None
         return "no matching document"
     if result.coverage < settings.min_coverage:
         return f"question coverage {result.coverage:.2f} < {settings.min_coverage:.2f}"
-    stated = getattr(result, "states_judgement", False)  # a grade line is the answer itself
+    stated = result.states_judgement  # a grade line is the answer itself
     if similarity is not None and similarity < settings.min_similarity and not stated:
         return f"best sentence similarity {similarity:.3f} < {settings.min_similarity:.3f}"
     return ""

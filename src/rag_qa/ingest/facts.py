@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from rag_qa.text.councils import council_mentions
+from rag_qa.text.councils import council_mentions, first_council
 
 _CUES = (
     re.compile(
@@ -116,28 +116,23 @@ def _ilacs_length(evidence: str, visit: tuple[str | None, str | None]) -> Found:
     return Found(kind, "visit-length", f"{evidence}; on site {start} to {end} ({days} days)")
 
 
-def _first_council(text: str) -> str | None:
-    mentions = council_mentions(text)
-    return mentions[0].name if mentions else None
-
-
 def find_council(title: str, pages: list[tuple[int | None, str]]) -> Found | None:
     """The council a report is about (see the module doc), or None for a document that
     names none (a BEIR passage, a generic note)."""
-    name = _first_council(title)
+    name = first_council(title)
     if name:
         return Found(name, "title", title)
     for number, text in pages[:2]:
         flat = " ".join(text.split())
         for cue in _CUES:
             for m in cue.finditer(flat):
-                name = _first_council(m["x"])
+                name = first_council(m["x"])
                 if name:
                     return Found(name, "subject-sentence", m.group(0)[:160], number)
     if pages:
         number, text = pages[0]
         head = " ".join(ln.strip() for ln in text.splitlines()[:HEAD_LINES] if ln.strip())
-        name = _first_council(head)
+        name = first_council(head)
         if name:
             return Found(name, "first-lines", head[:160], number)
     counts = Counter(m.name for _, text in pages[:FREQUENT_PAGES] for m in council_mentions(text))

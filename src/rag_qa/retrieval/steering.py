@@ -55,6 +55,7 @@ class Steering:
         self.index = index
         self.table = table
         self.settings = settings
+        self._years = functools.lru_cache(maxsize=4)(self._mentions_years)
 
     def steer(self, intent: QueryIntent, within: np.ndarray | None = None) -> Steer:
         """Documents to rank first, notes for the user, and, when the question's period or
@@ -99,25 +100,23 @@ class Steering:
 
     def _kinds(self, intent, allowed, steered, notes):
         """Report kinds the question names ("the 2017 re-inspection", "the SIF report")."""
-        if not intent.kinds or not self.settings.steer_types:
-            return allowed, steered
         t = self.table
-        codes = [t.kind_no[k] for k in intent.kinds if k in t.kind_no]
-        kinded = allowed & np.isin(t.kind, codes)
-        if kinded.any():
-            return kinded, True
-        notes.append(f"No {' or '.join(intent.kinds)} matches; showing other reports.")
-        return allowed, steered
+        return self._narrow(intent.kinds, t.kind, t.kind_no, "reports", allowed, steered, notes)
 
     def _types(self, intent, allowed, steered, notes):
-        types = intent.steer_types
-        if not types or not self.settings.steer_types:
-            return allowed, steered
         t = self.table
-        typed = allowed & np.isin(t.type, [t.type_no[x] for x in types if x in t.type_no])
-        if typed.any():
-            return typed, True
-        notes.append(f"No {' or '.join(types)} matches; showing other documents.")
+        types = intent.steer_types
+        return self._narrow(types, t.type, t.type_no, "documents", allowed, steered, notes)
+
+    def _narrow(self, names, column, number, what, allowed, steered, notes):
+        """``allowed`` less the documents whose ``column`` (codes by ``number``) is none of
+        ``names``; when that leaves none, ``allowed`` as it was and a note saying so."""
+        if not names or not self.settings.steer_types:
+            return allowed, steered
+        narrowed = allowed & np.isin(column, [number[n] for n in names if n in number])
+        if narrowed.any():
+            return narrowed, True
+        notes.append(f"No {' or '.join(names)} matches; showing other {what}.")
         return allowed, steered
 
     def _undated_naming(self, intent: QueryIntent, within: np.ndarray | None):
@@ -133,7 +132,7 @@ class Steering:
     def _with_years(self, mention: np.ndarray | None, intent: QueryIntent) -> np.ndarray:
         years = self.mentions_years(intent.period.start.year, intent.period.end.year)
         if mention is None:
-            return years
+            return years.copy()  # the cached array is never handed out to be changed
         both = mention & years  # both a council and a period: passages naming both, else either
         return both if both.any() else mention | years
 
@@ -149,6 +148,12 @@ class Steering:
         return mask
 
     def mentions_years(self, first: int, last: int) -> np.ndarray:
+        """Passages whose text names a year from ``first`` to ``last``. One question asks for
+        the same years up to three times (undated documents, mentions, promotion), so the
+        last few are kept; callers combine them into new arrays and never change them."""
+        return self._years(first, last)
+
+    def _mentions_years(self, first: int, last: int) -> np.ndarray:
         mask = np.zeros(self.index.bm25.size, dtype=bool)
         for year in range(max(first, 1990), min(last, 2100) + 1):
             mask[self.index.bm25.postings(str(year))] = True

@@ -306,10 +306,15 @@ def find_councils(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.name for m in council_mentions(text)))
 
 
+def first_council(text: str) -> str | None:
+    """The first council ``text`` names, if any."""
+    mentions = council_mentions(text)
+    return mentions[0].name if mentions else None
+
+
 def council_of_title(title: str) -> str | None:
     """The council a document title is about ("Inspection of Slough local authority ...")."""
-    names = find_councils(title)
-    return names[0] if names else None
+    return first_council(title)
 
 
 def council_named(name: str, text: str) -> bool:
