@@ -93,8 +93,11 @@ def test_a_document_carries_its_council_kind_and_where_they_were_read():
     raw = RawDocument("hounslow.txt", "text", ((None, SIF_COVER),), {}, "h")
     doc = build_document(raw)
     assert doc.council == "Hounslow" and doc.kind == "SIF inspection"
-    assert [f.name for f in doc.facts] == ["council", "kind"]
+    assert [f.name for f in doc.facts][:2] == ["council", "kind"]
     assert doc.facts[0].rule == "first-lines"
+    # The cover's overall judgement is a fact too (tests/test_report_facts.py has the rest).
+    assert doc.judgements == {"overall_effectiveness": "requires improvement"}
+    assert doc.report_facts()["judgements"] == doc.judgements
     # The title does not name the council: citations lead with it.
     assert doc.label.startswith("Hounslow: ")
 

@@ -399,56 +399,59 @@ def run_suites(settings, chosen, modes, k, out_dir, gate, floors) -> None:
 
 @main.command()
 @common_options
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: one object per document.")
+@click.option("--csv", "as_csv", is_flag=True, help="A spreadsheet: one row per document.")
 @friendly_errors
-def docs(settings: Settings, as_json: bool) -> None:
-    """List the indexed documents with their type, dates and how each date was found."""
+def docs(settings: Settings, as_json: bool, as_csv: bool) -> None:
+    """List the indexed documents with their facts (council, kind, dates, lead inspector,
+    judgements) and where each was read. Only data goes to stdout; the summary to stderr."""
     from rag_qa.index.loaded import open_index
 
-    index_ = open_index(settings)
-    for doc in sorted(
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    index_ = open_index(settings)  # no model: listing is instant
+    documents = sorted(
         index_.documents.values(), key=lambda d: (d.date or d.visit_end or "", d.source)
-    ):
+    )
+    if as_csv:
+        from rag_qa.answer.export import facts_csv
+
+        click.echo(facts_csv([d.report_facts() for d in documents]), nl=False)
+    for doc in documents if not as_csv else ():
         entry = index_.manifest["files"].get(doc.source, {})
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "doc_id": doc.doc_id,
-                        "source": doc.source,
-                        "title": doc.title,
-                        "doc_type": doc.doc_type,
-                        "council": doc.council,
-                        "kind": doc.kind,
-                        "date": doc.date,
-                        "visit_start": doc.visit_start,
-                        "visit_end": doc.visit_end,
-                        "pages": entry.get("pages"),
-                        "chunks": entry.get("chunks"),
-                        "dates": [m.__dict__ for m in doc.dates],
-                        "facts": [f.__dict__ for f in doc.facts],
-                    },
-                    ensure_ascii=False,
-                )
-            )
-            continue
-        click.echo(click.style(doc.label, bold=True) + f"  [{doc.kind}]")
-        click.echo(
-            f"  source: {doc.source}  ({entry.get('pages')} pages, {entry.get('chunks')} chunks)"
-        )
-        click.echo(
-            f"  date: {doc.date or '-'}   visit: {doc.visit_start or '-'} to {doc.visit_end or '-'}"
-        )
-        for m in doc.dates:
-            where = f" p.{m.page}" if m.page else ""
-            click.echo(f'    {m.role:<12} {m.date}  by {m.rule}{where}: "{m.evidence}"')
-        for f in doc.facts:
-            where = f" p.{f.page}" if f.page else ""
-            click.echo(f'    {f.name:<12} {f.value}  by {f.rule}{where}: "{f.evidence[:100]}"')
+            click.echo(json.dumps(_doc_json(doc, entry), ensure_ascii=False))
+        else:
+            _echo_doc(doc, entry)
+    built = index_.manifest.get("built_at")
+    click.echo(f"{len(documents)} documents, built {built}", err=as_json or as_csv)
+
+
+def _doc_json(doc, entry: dict) -> dict:
+    return {
+        "doc_id": doc.doc_id,
+        **doc.report_facts(),
+        "pages": entry.get("pages"),
+        "chunks": entry.get("chunks"),
+        "dates": [m.__dict__ for m in doc.dates],
+        "facts": [f.__dict__ for f in doc.facts],
+    }
+
+
+def _echo_doc(doc, entry: dict) -> None:
+    click.echo(click.style(doc.label, bold=True) + f"  [{doc.kind}]")
     click.echo(
-        f"{len(index_.documents)} documents, built {index_.manifest.get('built_at')}",
-        err=as_json,  # JSON Lines on stdout: one object per line, nothing else
+        f"  source: {doc.source}  ({entry.get('pages')} pages, {entry.get('chunks')} chunks)"
     )
+    click.echo(
+        f"  date: {doc.date or '-'}   visit: {doc.visit_start or '-'} to {doc.visit_end or '-'}"
+    )
+    for m in doc.dates:
+        where = f" p.{m.page}" if m.page else ""
+        click.echo(f'    {m.role:<12} {m.date}  by {m.rule}{where}: "{m.evidence}"')
+    for f in doc.facts:
+        where = f" p.{f.page}" if f.page else ""
+        click.echo(f'    {f.name:<12} {f.value}  by {f.rule}{where}: "{f.evidence[:100]}"')
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rag_qa.text.councils import council_named
+from rag_qa.text.frameworks import COMBINED_FACT, ILACS_KEYS, framework_of, graded
 from rag_qa.text.vocabulary import MONTHS
 
 
@@ -29,9 +30,10 @@ class DateMention:
 
 @dataclass(frozen=True)
 class Fact:
-    """A fact read from a document (its council, its kind), with where it was read."""
+    """A fact read from a document (its council, kind, judgements, inspectors), with where
+    it was read."""
 
-    name: str  # "council", "kind"
+    name: str  # "council", "kind", "judgement.<area key>", "lead_inspector", "inspectors", ...
     value: str
     rule: str  # which rule found it, e.g. "title", "subject-sentence", "visit-length"
     evidence: str  # the text it was read from
@@ -63,6 +65,64 @@ class Document:
         if self.council and not council_named(self.council, self.title):
             return f"{self.council}: {self.title}"
         return self.title
+
+    def fact(self, name: str) -> Fact | None:
+        return next((f for f in self.facts if f.name == name), None)
+
+    @property
+    def judgements(self) -> dict[str, str]:
+        """Area key (text.frameworks.AREAS) -> grade, for the areas this report grades."""
+        prefix = "judgement."
+        return {f.name[len(prefix) :]: f.value for f in self.facts if f.name.startswith(prefix)}
+
+    @property
+    def lead_inspector(self) -> str | None:
+        found = self.fact("lead_inspector")
+        return found.value if found else None
+
+    @property
+    def inspectors(self) -> tuple[str, ...]:
+        """The other inspectors the report names (deputy, team, shadow; a visit's second)."""
+        found = self.fact("inspectors")
+        return tuple(found.value.split("; ")) if found else ()
+
+    @property
+    def framework(self) -> str | None:
+        return framework_of(self.kind)
+
+    @property
+    def published(self) -> str | None:
+        """The publication date the report states or its file name gives, else its own date."""
+        stated = sorted(
+            (m for m in self.dates if m.role == "published"), key=lambda m: m.rule == "file-name"
+        )
+        return stated[0].date if stated else self.date
+
+    def report_facts(self) -> dict:
+        """The report's facts as one flat record: what ``docs --json`` and ``--csv`` write and
+        the Index tab shows. ``judgements`` is None for a report that grades nothing; an ILACS
+        report always has its five keys (None where the text gave no grade)."""
+        grades = self.judgements
+        if framework_of(self.kind) == "ILACS" and graded(self.kind):
+            grades = {key: grades.get(key) for key in ILACS_KEYS}
+        judged = [f for f in self.facts if f.name.startswith("judgement.")]
+        return {
+            "source": self.source,
+            "title": self.title,
+            "council": self.council,
+            "doc_type": self.doc_type,
+            "kind": self.kind,
+            "framework": self.framework,
+            "date": self.date,
+            "published": self.published,
+            "visit_start": self.visit_start,
+            "visit_end": self.visit_end,
+            "lead_inspector": self.lead_inspector,
+            "inspectors": list(self.inspectors),
+            "judgements": grades or None,
+            "judgement_page": judged[0].page if judged else None,
+            "in_care_and_care_leavers_combined": self.fact(COMBINED_FACT) is not None,
+        }
 
     @property
     def page_count(self) -> int:

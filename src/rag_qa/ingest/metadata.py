@@ -8,6 +8,7 @@ import re
 from rag_qa.ingest import dates as D
 from rag_qa.ingest.clean import clean_pages, clean_text
 from rag_qa.ingest.facts import Found, find_council, find_kind
+from rag_qa.ingest.judgements import COMBINED, find_inspectors, find_judgements
 from rag_qa.ingest.loaders import LoadError, RawDocument
 from rag_qa.records import DateMention, Document, Fact, Page
 from rag_qa.text.vocabulary import DOC_TYPES, KINDS
@@ -161,7 +162,24 @@ def _facts(side: dict, title: str, doc_type: str, pages, visit) -> tuple:
     facts = [Fact("kind", kind.value, kind.rule, kind.evidence, kind.page)]
     if found:
         facts.insert(0, Fact("council", found.value, found.rule, found.evidence, found.page))
+    facts += _report_facts(kind.value, pages)
     return (found.value if found else None), kind.value, tuple(facts)
+
+
+def _report_facts(kind: str, pages) -> list[Fact]:
+    """The judgements and inspectors of a report (ingest.judgements), as facts."""
+    facts = []
+    for key, f in find_judgements(kind, pages).items():
+        if key == COMBINED:
+            facts.append(Fact(COMBINED, "in_care+care_leavers", f.rule, f.evidence, f.page))
+        else:
+            facts.append(Fact(f"judgement.{key}", f.value, f.rule, f.evidence, f.page))
+    lead, others = find_inspectors(kind, pages)
+    if lead is not None:
+        facts.append(Fact("lead_inspector", lead.value, lead.rule, lead.evidence, lead.page))
+    if others:
+        facts.append(Fact("inspectors", "; ".join(others), "named", "; ".join(others)))
+    return facts
 
 
 def _check_iso(value: str, source: str, field: str, warnings: list[str]) -> str | None:
