@@ -240,9 +240,32 @@ def open_engine(settings: Settings):
     help="Retrieval mode.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question (JSON Lines).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "csv"]),
+    default="text",
+    show_default=True,
+    help="markdown: the answer with its passages quoted, to paste; csv: a row per passage.",
+)
+@click.option(
+    "--timeline/--no-timeline",
+    default=None,
+    help="The topic across one council's reports, in visit order (default: when asked "
+    "'how has ... changed?').",
+)
 @friendly_errors
-def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_json: bool) -> None:
-    """Answer one or more QUESTIONS with ranked, cited passages."""
+def ask(
+    settings: Settings,
+    questions: tuple[str, ...],
+    k: int,
+    mode: str,
+    as_json: bool,
+    fmt: str,
+    timeline: bool | None,
+) -> None:
+    """Answer one or more QUESTIONS with ranked, cited passages (a question about judgements
+    with a table of the reports' facts)."""
     for question in questions:
         if not question.strip():
             raise click.ClickException(
@@ -250,13 +273,17 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
             )
     engine = open_engine(settings)
     for question in questions:
-        turn = engine.ask(question, k=k, mode=mode)
+        turn = engine.ask(question, k=k, mode=mode, timeline=timeline)
         answer, result = turn.answer, turn.result
-        if as_json:
-            click.echo(json.dumps(turn.to_json(), ensure_ascii=False))
+        if as_json or fmt != "text":
+            click.echo(_exported(turn, as_json, fmt), nl=fmt == "text")
             continue
         click.echo(click.style(f"Q: {question}", bold=True))
         click.echo(f"A: {answer.text}\n")
+        if turn.timeline is not None:
+            from rag_qa.answer.facts import timeline_text
+
+            click.echo(click.style("Timeline: ", bold=True) + timeline_text(turn.timeline) + "\n")
         for p in result.passages:
             click.echo(
                 click.style(f"[{p.rank}] {p.citation}", fg="cyan") + f"  (score {p.score:.3f})"
@@ -267,6 +294,14 @@ def ask(settings: Settings, questions: tuple[str, ...], k: int, mode: str, as_js
             click.echo(f"    {where}")
             click.echo("    " + p.chunk.text.replace("\n", " ")[:600])
             click.echo()
+
+
+def _exported(turn, as_json: bool, fmt: str) -> str:
+    from rag_qa.answer import export
+
+    if as_json:
+        return json.dumps(turn.to_json(), ensure_ascii=False)
+    return export.turn_markdown(turn) if fmt == "markdown" else export.turn_csv(turn)
 
 
 @main.command("eval")

@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag_qa.answer.extract import Answer, build_answer
+from rag_qa.answer.facts import FactsTable, facts_answer
 from rag_qa.index import generations as G
 from rag_qa.index.loaded import LoadedIndex, open_index
 from rag_qa.records import Chunk, Document, Passage
+from rag_qa.retrieval.facts import fact_rows, read_facts_question
 from rag_qa.retrieval.followup import rewrite_follow_up
+from rag_qa.retrieval.query import QueryIntent, analyse
 from rag_qa.retrieval.retriever import Retriever, SearchResult
+from rag_qa.retrieval.timeline import ASKS_CHANGE, Timeline, build_timeline, timeline_topic
 from rag_qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,23 +34,39 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Filters:
     """Which documents may answer: a year range (inclusive; undated documents are left out
-    when it is set), document types and particular documents (by doc_id)."""
+    when it is set), document types, particular documents (by doc_id), councils, report kinds
+    and overall judgements (a report's overall effectiveness grade)."""
 
     year_from: int | None = None
     year_to: int | None = None
     doc_types: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
+    councils: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    judgements: tuple[str, ...] = ()  # text.frameworks.GRADES
 
     @property
     def active(self) -> bool:
         return bool(
-            self.year_from is not None or self.year_to is not None or self.doc_types or self.doc_ids
+            self.year_from is not None
+            or self.year_to is not None
+            or self.doc_types
+            or self.doc_ids
+            or self.councils
+            or self.kinds
+            or self.judgements
         )
 
     def matches(self, doc: Document) -> bool:
         if self.doc_ids and doc.doc_id not in self.doc_ids:
             return False
         if self.doc_types and doc.doc_type not in self.doc_types:
+            return False
+        if self.councils and doc.council not in self.councils:
+            return False
+        if self.kinds and doc.kind not in self.kinds:
+            return False
+        if self.judgements and doc.judgements.get("overall_effectiveness") not in self.judgements:
             return False
         if self.year_from is not None or self.year_to is not None:
             year = doc.year
@@ -66,6 +86,9 @@ class Filters:
             parts.append(", ".join(self.doc_types))
         if self.doc_ids:
             parts.append(f"{len(self.doc_ids)} chosen report(s)")
+        parts += [", ".join(x) for x in (self.councils, self.kinds) if x]
+        if self.judgements:
+            parts.append("judged " + " or ".join(self.judgements))
         return "; ".join(parts)
 
 
@@ -80,6 +103,8 @@ class Turn:
     result: SearchResult
     seconds: float
     filters: Filters = field(default_factory=Filters)
+    table: FactsTable | None = None  # a question about judgements: one row per report
+    timeline: Timeline | None = None  # a topic across the years: a passage per report
 
     @property
     def passages(self) -> list[Passage]:
@@ -99,6 +124,8 @@ class Turn:
             "notes": list(self.notes),
             "passages": [p.to_json() for p in self.passages],
             "seconds": round(self.seconds, 4),
+            "table": self.table.to_json() if self.table else None,
+            "timeline": self.timeline.to_json() if self.timeline else None,
         }
 
 
@@ -226,16 +253,51 @@ class Engine:
         filters: Filters | None = None,
         k: int | None = None,
         mode: str | None = None,
+        timeline: bool | None = None,
     ) -> Turn:
         """Answer ``question``; ``history`` holds the conversation's earlier questions (as
-        understood), so that "and in 2024?" is read as a follow-up."""
+        understood), so that "and in 2024?" is read as a follow-up. A question about
+        judgements is answered with a facts table; one about change over time ("how has X
+        changed?") or with ``timeline=True`` also gets a timeline (``False``: never)."""
         started = time.perf_counter()
         understood = rewrite_follow_up(question, history) if history else question
         result = self.search(understood, k=k, mode=mode, filters=filters)
         answer = self.answer(result)
+        table = self.facts(result.intent, filters)
+        if table is not None and table.rows:
+            answer = facts_answer(table, answer)
+        line = None
+        if timeline or (timeline is None and ASKS_CHANGE.search(understood)):
+            line = self.timeline(understood, filters)
         self.answered += 1
         seconds = time.perf_counter() - started
-        return Turn(question, understood, answer, result, seconds, filters or Filters())
+        return Turn(
+            question, understood, answer, result, seconds, filters or Filters(), table, line
+        )
+
+    def facts(self, intent: QueryIntent, filters: Filters | None = None) -> FactsTable | None:
+        """The facts table a question about judgements is answered with (None: it is not)."""
+        asked = read_facts_question(intent)
+        if asked is None:
+            return None
+        allowed = filters.matches if filters is not None and filters.active else (lambda d: True)
+        rows = fact_rows(self.retriever.docs.values(), asked, intent, allowed)
+        period = intent.period.label if intent.period else None
+        return FactsTable(asked, tuple(rows), asked.describe(period))
+
+    def timeline(self, question: str, filters: Filters | None = None) -> Timeline:
+        """The question's topic across one council's reports, in visit-date order."""
+        retriever = self.retriever
+        intent = analyse(question, newest=retriever.table.newest)
+        docs = [d for d in retriever.docs.values() if filters is None or filters.matches(d)]
+        topic = timeline_topic(intent)
+
+        def best_in(doc: Document) -> Passage | None:
+            within = retriever.table.codes_of([doc.doc_id])
+            found = retriever.search(topic, k=1, steer=False, within=within)
+            return found.passages[0] if found.passages else None
+
+        return build_timeline(intent, docs, best_in)
 
     def close(self) -> None:
         self.index.close()

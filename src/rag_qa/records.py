@@ -90,6 +90,11 @@ class Document:
     def framework(self) -> str | None:
         return framework_of(self.kind)
 
+    def dated_within(self, start: str, end: str) -> bool:
+        """Whether the report's inspection or publication falls in [start, end] (ISO days)."""
+        days = (self.visit_start, self.visit_end, self.published)
+        return any(start <= d <= end for d in days if d)
+
     @property
     def published(self) -> str | None:
         """The publication date the report states or its file name gives, else its own date."""
@@ -215,3 +220,39 @@ def citation_label(doc: Document, chunk: Chunk) -> str:
 def format_date(iso: str) -> str:
     year, month, day = iso.split("-")
     return f"{int(day)} {MONTHS[int(month) - 1]} {year}"
+
+
+@dataclass(frozen=True)
+class FactRow:
+    """One report's judgement in a facts table: what a question about judgements is answered
+    with, citing the report and the page the grade was read from."""
+
+    document: Document
+    area: str  # the area asked about (text.frameworks key), e.g. "overall_effectiveness"
+    grade: str | None  # its grade, None if the report does not grade that area
+    page: int | None  # where the grade was read
+    evidence: str  # Ofsted's words it was read from
+
+    @property
+    def citation(self) -> str:
+        page = f", p. {self.page}" if self.page else ""
+        when = self.document.visit_start or self.document.date or "undated"
+        return f"{self.document.label} ({when}){page}"
+
+    def to_json(self) -> dict:
+        doc = self.document
+        return {
+            "doc_id": doc.doc_id,
+            "source": doc.source,
+            "council": doc.council,
+            "kind": doc.kind,
+            "visit_start": doc.visit_start,
+            "visit_end": doc.visit_end,
+            "published": doc.published,
+            "lead_inspector": doc.lead_inspector,
+            "area": self.area,
+            "grade": self.grade,
+            "judgements": doc.judgements,
+            "page": self.page,
+            "evidence": self.evidence,
+        }
