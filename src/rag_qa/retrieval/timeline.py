@@ -125,9 +125,8 @@ def build_timeline(
     if intent.period is not None:
         p = intent.period
         reports = [d for d in reports if d.dated_within(p.start.isoformat(), p.end.isoformat())]
-    reports = _one_copy(
-        sorted(reports, key=lambda d: (d.visit_start or d.date or "", -d.page_count))
-    )
+    order = sorted(reports, key=lambda d: (d.visit_start or d.date or "", not _paged(d)))
+    reports = _one_copy(order)
     entries = tuple(
         TimelineEntry(d, best_in(d), d.judgements.get("overall_effectiveness")) for d in reports
     )
