@@ -41,9 +41,10 @@ def table_text(table: FactsTable) -> str:
         area = AREA_LABELS.get(row.area, row.area)
         grade = row.grade or f"not graded ({area} is not an area of this framework)"
         words = f' ("{row.evidence}")' if row.evidence else ""
-        lines.append(
-            f"{i}. {row.document.council or '-'}, {_visit(row)}: {grade}{words} [{row.citation}]"
-        )
+        lead = row.document.lead_inspector
+        who = f", lead inspector {lead}" if lead else ""
+        council = row.document.council or "-"
+        lines.append(f"{i}. {council}, {_visit(row)}{who}: {grade}{words} [{row.citation}]")
     return "\n".join(lines)
 
 

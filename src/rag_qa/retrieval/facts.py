@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from rag_qa.records import Document, FactRow
 from rag_qa.retrieval.query import QueryIntent
 from rag_qa.text.frameworks import AREA_LABELS, AREAS, GRADE, graded, normal_grade
+from rag_qa.text.vocabulary import words
 
 _ASKS_FACTS = re.compile(
     r"\b(?:judge?ments?|judged|grades?|graded|rated|ratings?|overall\s+effectiveness"
@@ -33,6 +34,28 @@ _ASKS_WHICH = re.compile(
 )
 _NOW = re.compile(
     r"\b(?:now|currently|current(?:ly)?|at\s+present|today|latest|most\s+recent)\b", re.I
+)
+
+
+# The words a question about the frameworks' judgements is made of, besides its council and
+# period: asking, reports, the areas and the grades. A question with any other word left
+# ("How was the youth justice service rated by HMI Probation?", "What share of pupils got
+# grade 4?") is about something the reports' judgements do not hold; it gets no table
+# (measured: 2 unanswerable questions of the multi-council suite were answered without this).
+_FACT_WORDS = frozenset(
+    words(
+        """ofsted inspection inspections inspected inspector inspectors lead led report reports
+        council councils authority authorities local la las area areas children child
+        children's young people services service social care work judgement judgements
+        judgment judgments judged grade grades graded rated rating ratings rate overall
+        effectiveness verdict verdicts receive received get got give given gave awarded
+        latest recent now currently current previous last first full standard short ilacs sif
+        framework re-inspection reinspection list show name which what who how many year
+        years impact leaders leadership management governance help protection need needs
+        experiences progress leavers leaver looked after permanence achieving adoption
+        performance lscb safeguarding board outstanding good requires require improvement
+        inadequate according"""
+    )
 )
 
 
@@ -63,6 +86,8 @@ def read_facts_question(intent: QueryIntent) -> FactsQuestion | None:
     grades = tuple(dict.fromkeys(normal_grade(m.group(0)) for m in GRADE.finditer(q)))
     if not (_ASKS_FACTS.search(q) or (grades and _ASKS_WHICH.search(q))):
         return None
+    if set(words(intent.topic)) - _FACT_WORDS:
+        return None  # it asks about something else: a youth justice rating, "grade 4" GCSEs
     areas = []
     for framework_areas in AREAS.values():
         for area in framework_areas:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from rag_qa.records import Document, Passage
 from rag_qa.retrieval.query import QueryIntent
+from rag_qa.text.vocabulary import STOPWORDS
 
 ASKS_CHANGE = re.compile(
     r"\bhow\s+(?:has|have|did|do|does)\b.{0,80}?\b(?:chang|mov|improv|develop|evolv|progress"
@@ -35,8 +36,12 @@ _CHANGE_WORDS = re.compile(
 
 def timeline_topic(intent: QueryIntent) -> str:
     """What to look for in each report: the question's topic without the words of change."""
-    topic = " ".join(_CHANGE_WORDS.sub(" ", intent.topic or intent.question).split()).strip(" ?.")
-    return topic or intent.topic or intent.question
+    words = _CHANGE_WORDS.sub(" ", intent.topic or intent.question).replace("?", " ").split()
+    while words and words[-1].lower() in STOPWORDS:  # "... changed in Dudley?" left "in"
+        words.pop()
+    while words and words[0].lower() in STOPWORDS:
+        words.pop(0)
+    return " ".join(words) or intent.topic or intent.question
 
 
 @dataclass(frozen=True)
