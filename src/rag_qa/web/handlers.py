@@ -31,6 +31,7 @@ from rag_qa.web.service import Service
 from rag_qa.web.uploads import UploadRejected, store_uploaded_file
 from rag_qa.web.views import (
     chat_markdown,
+    facts_markdown,
     facts_table_html,
     index_head,
     md_escape,
@@ -221,13 +222,15 @@ class Handlers:
             "filters": filters.describe(),
             "index_built_at": self.service.engine.manifest.get("built_at"),
         }
+        facts, line = facts_record(turn.table), timeline_record(turn.timeline)
         reply = chat_markdown(question, turn.question, turn.answer, turn.result)
+        summary = facts_markdown(facts, line)
+        reply = f"{summary}\n\n{reply}" if summary else reply
         state = remember_turn(
             state, turn.question, md_escape(question), reply, record, passages, self.max_turns
         )
         csv = self.service.write_export(turn_csv(turn), "answer")
-        state["facts"] = facts_record(turn.table)
-        state["timeline"] = timeline_record(turn.timeline)
+        state["facts"], state["timeline"] = facts, line
         state["export"] = {"markdown": turn_markdown(turn), "csv": str(csv)}
         log.info("answered in %.3fs: %s", turn.seconds, turn.question)
         return self.chat_view(state)

@@ -47,8 +47,9 @@ CSS = """
   border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
 .rq-index .rq-num {text-align: right;}
 .rq-index-head {margin-bottom: 8px; font-weight: 600;}
-#rq-index table, #rq-index th, #rq-index td {border-left: 0 !important; border-right: 0 !important;
-  border-top: 0 !important;}
+#rq-index table, #rq-index th, #rq-index td, #rq-facts table, #rq-facts th, #rq-facts td {
+  border-left: 0 !important; border-right: 0 !important; border-top: 0 !important;}
+.rq-scroll {overflow-x: auto;}
 .rq-pdf-frame {width: 100%; height: 720px; border: 1px solid var(--border-color-primary);}
 .rq-facts-head {font-weight: 600; margin: 4px 0 6px;}
 .rq-facts {font-size: 0.82em;}
@@ -212,9 +213,8 @@ def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
                 timeline_on = gr.Checkbox(
                     False,
                     label="Timeline",
-                    info="across a council's reports",
                     scale=1,
-                    min_width=120,
+                    min_width=150,
                     elem_id="rq-timeline-switch",
                 )
                 ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rq-ask")

@@ -369,7 +369,7 @@ def facts_table_html(facts: dict | None) -> str:
         rows.append(
             f'<tr class="rq-open" data-open="fact:{i}" title="Open the report at this page">'
             f"<td>{_e(r['council'] or '–')}</td>"
-            f"<td>{_e(r['label'])}<div class='rq-source'>{_e(r['citation'])}</div></td>"
+            f"<td>{_e(r['citation'])}</td>"
             f"<td>{_e(r['kind'])}</td><td>{_e(span_text(r['visit_start'], r['visit_end']))}</td>"
             f"<td>{grade_badge(r['grade'])}</td><td>{_e(r['lead_inspector'] or '–')}</td>"
             f"<td class='rq-num'><span class='rq-link'>{_e(page)}</span></td></tr>"
@@ -377,14 +377,24 @@ def facts_table_html(facts: dict | None) -> str:
     return (
         f'<div class="rq-facts-head">{_e(facts["description"])} · {len(rows)} report'
         f"{'s' if len(rows) != 1 else ''} · click a row to open the report</div>"
-        '<table class="rq-index rq-facts"><thead><tr><th>Council</th><th>Report</th>'
-        f"<th>Kind</th><th>Inspected</th><th>{_e(area)}</th><th>Lead inspector</th>"
-        "<th>Page</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        '<div class="rq-scroll"><table class="rq-index rq-facts"><thead><tr><th>Council</th>'
+        f"<th>Report (cited)</th><th>Kind</th><th>Inspected</th><th>{_e(area)}</th>"
+        "<th>Lead inspector</th><th>Page</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
     )
 
 
-PLOT_W, PLOT_H = 560, 190  # the timeline plot's size (px)
-_PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM = 150, 30, 28, 34
+PLOT_W, PLOT_H = 600, 200  # the timeline plot's size (px; it scales down to fit)
+_PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM = 150, 40, 30, 40
+
+
+def _month(day: str) -> str:
+    """ "2019-01-21" -> "Jan 2019" (a point's label)."""
+    try:
+        return date.fromisoformat(day[:10]).strftime("%b %Y")
+    except (TypeError, ValueError):
+        return day
 
 
 def _ordinal(day: str) -> int | None:
@@ -414,8 +424,8 @@ def timeline_svg(points: Sequence[Sequence[str]]) -> str:
         return _PLOT_TOP + inner_h * (4 - GRADE_RANK[grade]) / 3
 
     parts = [
-        f'<svg class="rq-plot" xmlns="http://www.w3.org/2000/svg" width="{PLOT_W}" '
-        f'height="{PLOT_H}" viewBox="0 0 {PLOT_W} {PLOT_H}" role="img" '
+        f'<svg class="rq-plot" xmlns="http://www.w3.org/2000/svg" width="100%" '
+        f'style="max-width: {PLOT_W}px" viewBox="0 0 {PLOT_W} {PLOT_H}" role="img" '
         'aria-label="Overall effectiveness judgements over time">'
     ]
     for g in GRADES:  # the y axis: a grid line and a label per grade
@@ -427,19 +437,24 @@ def timeline_svg(points: Sequence[Sequence[str]]) -> str:
         )
     line = " ".join(f"{x(p[0]):.1f},{y(p[1]):.1f}" for p in pts)
     parts.append(f'<polyline points="{line}" fill="none" stroke="#b45309" stroke-width="2"/>')
+    below, last = False, None
     for day, grade, label, iso in pts:
-        when = format_date(iso[:10])
+        # A label close to the one before on the same line goes on the other side of it.
+        below = (not below) if last and last[1] == grade and x(day) - last[0] < 70 else False
+        last = (x(day), grade)
+        ty = y(grade) + 17 if below else y(grade) - 9
         parts.append(
-            f'<g class="rq-plot-point"><title>{_e(label)}: {_e(grade)} ({_e(when)})</title>'
+            f'<g class="rq-plot-point"><title>{_e(label)}: {_e(grade)} '
+            f"({_e(format_date(iso[:10]))})</title>"
             f'<circle cx="{x(day):.1f}" cy="{y(grade):.1f}" r="5" fill="#d97706"/>'
-            f'<text x="{x(day):.1f}" y="{y(grade) - 9:.1f}" text-anchor="middle" '
-            f'font-size="10" fill="#1e293b">{_e(when.split(" ", 1)[-1])}</text></g>'
+            f'<text x="{x(day):.1f}" y="{ty:.1f}" text-anchor="middle" font-size="11" '
+            f'fill="#1e293b">{_e(_month(iso))}</text></g>'
         )
     parts.append(
-        f'<text x="{_PLOT_LEFT}" y="{PLOT_H - 8}" font-size="10" fill="#475569">'
-        f"{_e(format_date(pts[0][3][:10]))}</text>"
-        f'<text x="{PLOT_W - _PLOT_RIGHT}" y="{PLOT_H - 8}" font-size="10" fill="#475569" '
-        f'text-anchor="end">{_e(format_date(pts[-1][3][:10]))} (visit date)</text></svg>'
+        f'<line x1="{_PLOT_LEFT}" x2="{PLOT_W - _PLOT_RIGHT}" y1="{PLOT_H - 18}" '
+        f'y2="{PLOT_H - 18}" stroke="#94a3b8"/>'
+        f'<text x="{PLOT_W - _PLOT_RIGHT}" y="{PLOT_H - 4}" font-size="10" fill="#475569" '
+        'text-anchor="end">visit date →</text></svg>'
     )
     return "".join(parts)
 
@@ -486,9 +501,10 @@ def report_page_html(doc: Document, page: int | None, marks: Sequence[str] = (),
     i = _page_index(doc, page)
     i = 0 if i is None and doc.pages else i
     when = span_text(doc.visit_start, doc.visit_end)
+    lead = f" · lead inspector {_e(doc.lead_inspector)}" if doc.lead_inspector else ""
     head = (
         f'<div class="rq-context-head"><b>{_e(doc.label)}</b><br>{_e(doc.kind)} · inspected '
-        f"{_e(when)} · {_e(doc.source)} · {len(doc.pages)} page"
+        f"{_e(when)}{lead} · {_e(doc.source)} · {len(doc.pages)} page"
         f"{'s' if len(doc.pages) != 1 else ''}</div>"
     )
     if i is None:
@@ -548,3 +564,22 @@ def reports_table_html(rows: Sequence[dict], head: str, sort: str, descending: b
         f'<table class="rq-index rq-reports"><thead><tr>{heads}<th>Other areas</th></tr>'
         "</thead><tbody>" + "".join(body) + "</tbody></table>"
     )
+
+
+def facts_markdown(facts: dict | None, timeline: dict | None) -> str:
+    """The chat's lines for a facts table (a line per report: council, visit, the grade and
+    its page) and a timeline (its note); "" for neither. Everything escaped."""
+    lines = []
+    if facts and facts["rows"]:
+        lines.append(f"*{md_escape(facts['description'])}* (the table beside the passages):")
+        for i, r in enumerate(facts["rows"], 1):
+            grade = r["grade"] or "not graded"
+            page = f", p\\. {r['page']}" if r.get("page") else ""
+            lines.append(
+                f"{i}\\. {md_escape(r['council'] or r['label'])}, inspected "
+                f"{md_escape(span_text(r['visit_start'], r['visit_end']))}: "
+                f"**{md_escape(grade)}** \\({md_escape(r['label'])}{page}\\)"
+            )
+    if timeline:
+        lines.append(f"*Timeline: {md_escape(timeline['note'])}*")
+    return "  \n".join(lines)
