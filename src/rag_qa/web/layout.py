@@ -52,7 +52,10 @@ CSS = """
 .rq-scroll {overflow-x: auto;}
 .rq-pdf-frame {width: 100%; height: 720px; border: 1px solid var(--border-color-primary);}
 .rq-facts-head {font-weight: 600; margin: 4px 0 6px;}
-.rq-facts {font-size: 0.82em;}
+.rq-facts {font-size: 0.78em;}
+.rq-index.rq-facts th, .rq-index.rq-facts td {padding: 4px 5px;}
+.rq-facts td:nth-child(2) {min-width: 120px;}
+.rq-facts .rq-grade {white-space: normal;}
 .rq-open {cursor: pointer;}
 tr.rq-open:hover, li.rq-open:hover {background: #fffbeb;}
 .rq-link {color: #b45309; text-decoration: underline;}
