@@ -4,7 +4,9 @@ embedder."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -277,3 +279,227 @@ def test_index_view_has_the_filters_choices(handlers):
     assert view.years == [2017, 2023, 2026]
     assert "focused visit letter" in view.types
     assert {doc_id for _, doc_id in view.reports} == set(handlers.service.retriever.docs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts tables, timelines, filters by council/kind/judgement, export, the Index tab's table:
+# over the shipped corpus (one council's Ofsted reports, with their judgements)
+
+FACTS_Q = "What was Slough's overall effectiveness judgement in 2019?"
+CHANGE_Q = "How has management oversight changed?"
+ILACS_2019 = "children's services inspection - 04 march 2019.pdf"
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    from conftest import FAKE_MODEL, REPO, HashEmbedder
+
+    from rag_qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("shipped")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings.make(
+        corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
+    )
+    embedder = HashEmbedder()
+    run_build(settings, lambda: embedder)
+    return Handlers(Service(settings, embedder))
+
+
+def test_facts_table_rows_with_citations_and_opening_the_report(shipped):
+    view = shipped.ask(FACTS_Q, None)
+    rows = view.state["facts"]["rows"]
+    assert len(rows) == 1 and rows[0]["source"] == ILACS_2019
+    assert rows[0]["grade"] == "requires improvement" and rows[0]["page"] == 1
+    assert 'data-open="fact:0"' in view.facts and "requires improvement" in view.facts
+    assert rows[0]["citation"] in view.facts.replace("&#x27;", "'")  # the row's citation
+    assert "Donna Marriott" in view.facts and "21 January 2019 – 1 February 2019" in view.facts
+    assert view.facts.index("<th>Overall</th>") > 0
+    assert "**requires improvement**" in view.messages[1]["content"]  # and in the chat
+    opened = shipped.open_target("fact:0", view.state)
+    assert "Page 1" in opened.html and "<mark>" in opened.html
+    assert "Inspection dates: 21 January 2019 to 1 February 2019" in opened.html
+    assert shipped.open_target("fact:7", view.state).html == ""  # no such row
+    assert shipped.open_target("nonsense", view.state).html == ""
+    at = shipped.open_report(rows[0]["doc_id"], 3)
+    assert "Page 3" in at.html and "Page 1" not in at.html
+    assert "Page 1" in shipped.open_report(rows[0]["doc_id"], 999).html  # not a page: the first
+    assert shipped.open_report("no-such-doc", 1).html == ""
+
+
+def test_facts_table_is_escaped():
+    from rag_qa.web.views import facts_table_html
+
+    row = {
+        "area": "overall_effectiveness", "area_label": "Overall effectiveness",
+        "council": "<script>alert(1)</script>", "label": "A & B", "citation": "A & B, p. 2",
+        "kind": "ILACS <standard>", "visit_start": "2019-01-21", "visit_end": None,
+        "grade": "good", "lead_inspector": '"Quoted" <i>', "page": 2,
+    }  # fmt: skip
+    out = facts_table_html({"description": "Judged <good>", "rows": [row]})
+    assert "<script>" not in out and "&lt;script&gt;" in out and "A &amp; B, p. 2" in out
+    assert "Judged &lt;good&gt;" in out and "&quot;Quoted&quot; &lt;i&gt;" in out
+    assert "ILACS &lt;standard&gt;" in out and "21 January 2019" in out
+    assert facts_table_html(None) == "" and facts_table_html({"description": "", "rows": []}) == ""
+
+
+def test_timeline_switch_renders_entries_in_order_and_the_plot(shipped, monkeypatch):
+    asked = []
+    ask = shipped.service.ask
+    monkeypatch.setattr(
+        shipped.service, "ask", lambda *a, **kw: asked.append(a[4:] or kw) or ask(*a, **kw)
+    )
+    off = shipped.ask("What did inspectors say about management oversight?", None)
+    assert off.timeline == "" and off.state["timeline"] is None and asked[-1] == (None,)
+    view = shipped.ask("What did inspectors say about management oversight?", None, timeline=True)
+    assert asked[-1] == (True,)
+    line = view.state["timeline"]
+    whens = [e["when"] for e in line["entries"]]
+    assert len(whens) == 8 and whens == sorted(whens)
+    assert [e["grade"] for e in line["entries"][:3]] == [
+        "inadequate",
+        "inadequate",
+        "requires improvement",
+    ]
+    html = view.timeline
+    assert html.count('class="rq-tl-entry') == 8 and '<svg class="rq-plot"' in html
+    assert html.count("<circle") == 4 and "Nov 2013" in html and "Jan 2023" in html
+    positions = [html.index(f'data-when="{w}"') for w in whens]
+    assert positions == sorted(positions)
+    for e in line["entries"]:
+        assert e["quote"] in e["passage"]["text"].replace("\n", " ") or e["quote"].endswith("…")
+        assert e["citation"] in html.replace("&#x27;", "'")
+    auto = shipped.ask(CHANGE_Q, None)  # unticked, but the question asks for change
+    assert asked[-1] == (None,) and auto.state["timeline"]["entries"]
+    opened = shipped.open_target("entry:2", view.state)
+    assert '<span class="rq-passage">' in opened.html and "4 March 2019" in opened.html
+
+
+def test_timeline_svg_puts_outstanding_on_top_and_is_escaped():
+    from rag_qa.web.views import timeline_svg
+
+    svg = timeline_svg([("2019-01-21", "outstanding", "<A>"), ("2023-01-23", "inadequate", "B")])
+    ys = [float(v) for v in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    assert ys[0] < ys[1]  # outstanding higher on the page
+    assert "&lt;A&gt;" in svg and "<A>" not in svg
+    assert timeline_svg([]) == "" and timeline_svg([("2019-01-01", None, "x")]) == ""
+    one = timeline_svg([("2019-01-21", "good", "x")])
+    assert one.count("<circle") == 1
+
+
+def test_filters_by_council_kind_and_judgement_reach_the_engine(shipped, monkeypatch):
+    seen = []
+    ask = shipped.service.ask
+    monkeypatch.setattr(shipped.service, "ask", lambda *a, **kw: seen.append(a[3]) or ask(*a, **kw))
+    view = shipped.ask(
+        "management oversight", None, councils=["Slough"], kinds=["SIF inspection"],
+        judgements=["inadequate"],
+    )  # fmt: skip
+    f = seen[-1]
+    assert (f.councils, f.kinds, f.judgements) == (
+        ("Slough",),
+        ("SIF inspection",),
+        ("inadequate",),
+    )
+    assert {p["kind"] for p in view.state["passages"]} == {"SIF inspection"}
+    assert "judged inadequate" in view.state["turns"]["1"]["filters"]
+    ilacs = shipped.ask("management oversight", None, kinds=["ILACS standard inspection"])
+    assert {p["source"] for p in ilacs.state["passages"]} <= {
+        ILACS_2019,
+        "children's services inspection - 17 march 2023.pdf",
+    }
+    choices = shipped.index_view()
+    assert choices.councils == ["Slough"] and "focused visit" in choices.kinds
+    assert choices.judgements == ["requires improvement", "inadequate"]
+
+
+def test_markdown_and_csv_export_of_an_answer(shipped):
+    view = shipped.ask("What did inspectors say about management oversight?", None)
+    top = view.state["passages"][0]
+    md = view.markdown
+    assert md.startswith("## What did inspectors say about management oversight?")
+    assert "[1]" in md and "### Passages" in md
+    first_line = top["text"].strip().splitlines()[0]
+    assert f"> {first_line}" in md  # the passage quoted whole
+    cited = shipped.service.engine.ask("What did inspectors say about management oversight?")
+    assert f"**[1] {cited.passages[0].citation}**" in md
+    assert view.csv is not None and view.csv.endswith(".csv")
+    with open(view.csv, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        "kind",
+        "rank",
+        "council",
+        "report",
+        "source",
+        "date",
+        "page",
+        "grade",
+        "text",
+    ]
+    assert rows[1][0] == "answer"
+    passage = next(r for r in rows if r[0] == "passage" and r[1] == "1")
+    assert passage[4] == top["source"] and passage[8] == top["text"]
+    again = shipped.ask("What did inspectors say about management oversight?", None)
+    assert again.csv == view.csv  # the same answer, the same file
+    assert shipped.clear().markdown == "" and shipped.clear().csv is None
+
+
+def test_exports_are_bounded(shipped):
+    from rag_qa.web.service import MAX_EXPORTS
+
+    for n in range(MAX_EXPORTS + 5):
+        shipped.service.write_export(f"row {n}\n", "answer")
+    assert len(list(shipped.service.export_dir.glob("*.csv"))) <= MAX_EXPORTS
+
+
+def _sources(view):
+    return re.findall(r"<div class='rq-source'>([^<]+)</div>", view.panel)
+
+
+def test_index_table_filters_and_sorts(shipped):
+    everything = shipped.reports()
+    assert everything.shown == 13 and everything.sort == {"by": "inspected", "descending": False}
+    assert everything.panel.startswith('<div class="rq-index-head">13 reports')
+    judged = shipped.reports(judgement="inadequate")
+    assert judged.shown == 2 and "showing 2" in judged.panel
+    assert all("february 2014" in s or "february 2016" in s for s in _sources(judged))
+    assert shipped.reports(judgement="requires improvement").shown == 2
+    assert shipped.reports(kind="focused visit").shown == 5
+    assert shipped.reports(year="2019").shown == 1 and shipped.reports(council="Slough").shown == 13
+    assert shipped.reports(council="Nowhere").shown == 0
+    assert "No report matches" in shipped.reports(council="Nowhere").panel
+    graded = shipped.reports(judgement="not graded")
+    assert graded.shown == 9 and ILACS_2019 not in _sources(graded)
+    # Sorting: by visit date (the default), newest first, by overall grade best first.
+    dates = re.findall(r'data-open="report:([^"]+)"', everything.panel)
+    newest = shipped.reports(sort={"by": "inspected", "descending": True})
+    dated = re.findall(r'data-open="report:([^"]+)"', newest.panel)
+    assert dated[0] != dates[0] and "▼" in newest.panel
+    best = shipped.reports(sort={"by": "overall", "descending": True})
+    order = re.findall(r'<span class="rq-grade rq-grade-([a-z-]+)">', best.panel)
+    assert order[:2] == ["requires-improvement"] * 2
+    worst = shipped.reports(sort={"by": "overall", "descending": False})
+    first = re.findall(r"<tr class=\"rq-open\"[^>]*>.*?</tr>", worst.panel)[0]
+    assert "rq-grade-inadequate" in first
+    with open(judged.csv, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    assert lines[0].startswith("source,title,council,kind") and len(lines) == 3
+
+
+def test_index_sort_toggles_and_a_row_opens_its_report(shipped):
+    from rag_qa.web.reports import next_sort
+
+    assert next_sort(None, "council") == {"by": "council", "descending": False}
+    assert next_sort({"by": "council", "descending": False}, "council")["descending"] is True
+    assert next_sort({"by": "council", "descending": True}, "kind")["descending"] is False
+    assert next_sort({"by": "kind", "descending": True}, "<bogus>") == {
+        "by": "kind",
+        "descending": True,
+    }
+    view = shipped.reports(judgement="inadequate")
+    target = re.findall(r'data-open="(report:[^"]+)"', view.panel)[0]
+    opened = shipped.open_target(target, None)
+    assert "Page 1" in opened.html and "lead inspector Gary Lamb" in opened.html
+    first = shipped.open_target("report:" + target.split(":")[1] + ":", None)
+    assert "Page 1" in first.html  # no page: the first

@@ -3,8 +3,12 @@
 The page has the chat (the extractive answer with its ``[n]`` markers), the passages it cites
 (report title, date, page and score, the answering sentence highlighted), a view of a chosen
 passage in context (the whole page of the report, and for a PDF the page itself rendered with
-``pdftoppm`` when it is installed), filters (years, document types, particular reports, number
-of passages), example questions, an index panel, optional uploads into the corpus, and thumbs
+``pdftoppm`` when it is installed), filters (years, document types, particular reports,
+councils, report kinds, overall judgements, number of passages), example questions, a facts
+table for a question about judgements and a timeline (with a plot of the judgements) for one
+about change or with the Timeline switch, each row or entry opening its page; the answer as
+Markdown (to copy) and CSV; an Index tab with the reports and their facts (filtered, sorted,
+downloadable as CSV, a row opening the report), optional uploads into the corpus, and thumbs
 up/down saved as JSON Lines that the eval suite can read as questions.
 
 The web layer, by module:
@@ -12,7 +16,8 @@ The web layer, by module:
 - ``service``: the engine, the feedback file and rendered PDF pages (``Service``);
 - ``handlers``: what each control does, plain data in and out (``Handlers``, ``UserError``);
 - ``conversation``: the conversation state, passage and feedback records;
-- ``views``: the HTML and Markdown; ``uploads``: checking and storing uploaded files;
+- ``views``: the HTML and Markdown (tables, timelines, the SVG plot); ``uploads``: checking
+  and storing uploaded files; ``reports``: the Index tab's rows, filtered and sorted;
 - ``layout``: the Gradio Blocks per tab, wired to the handlers by thin adapters;
 - here: building the app (``create_app``), logins (``parse_auth``), ``launch`` and ``serve``.
 

@@ -8,13 +8,24 @@ import hashlib
 from datetime import UTC, datetime
 
 from rag_qa.answer.extract import Answer
+from rag_qa.answer.facts import FactsTable, entry_quote
 from rag_qa.records import Passage
+from rag_qa.retrieval.timeline import Timeline
+from rag_qa.text.frameworks import AREA_LABELS
 
 
 def new_state() -> dict:
     """An empty conversation: the questions as understood (for follow-ups), the chat messages,
     the feedback records keyed by the answer's position in the chat, the passages shown."""
-    return {"questions": [], "messages": [], "turns": {}, "passages": []}
+    return {
+        "questions": [],
+        "messages": [],
+        "turns": {},
+        "passages": [],
+        "facts": None,  # the last answer's facts table (facts_record), if any
+        "timeline": None,  # its timeline (timeline_record), if any
+        "export": None,  # its Markdown and the path of its CSV
+    }
 
 
 def remember_turn(
@@ -87,4 +98,62 @@ def feedback_record(turn: dict, liked: bool, now: datetime | None = None) -> dic
         "filters": turn.get("filters", ""),
         "index_built_at": turn.get("index_built_at"),
         "timestamp": now.isoformat(timespec="seconds"),
+    }
+
+
+def facts_record(table: FactsTable | None) -> dict | None:
+    """What the page keeps of a facts table: its description and a record per row (the
+    report, its visit, the grade of the area asked about, the page it was read from)."""
+    if table is None or not table.rows:
+        return None
+    rows = []
+    for row in table.rows:
+        d = row.document
+        rows.append(
+            {
+                **row.to_json(),
+                "label": d.label,
+                "title": d.title,
+                "area_label": AREA_LABELS.get(row.area, row.area),
+                "citation": row.citation,
+                "content_hash": d.content_hash,
+            }
+        )
+    return {"description": table.description, "rows": rows}
+
+
+def timeline_record(timeline: Timeline | None) -> dict | None:
+    """What the page keeps of a timeline: its council, topic and note, the points of its plot,
+    and an entry per report (visit date, kind, overall grade, the best sentence on the topic
+    and its citation, and the passage as ``passage_record`` numbers it, 1 up)."""
+    if timeline is None:
+        return None
+    entries = []
+    for n, e in enumerate(timeline.entries, 1):
+        p = e.passage
+        passage = None
+        if p is not None:
+            passage = {
+                **passage_record(p),
+                "rank": n,
+                "sentences": [entry_quote(e, timeline.topic)],
+            }
+        entries.append(
+            {
+                "doc_id": e.document.doc_id,
+                "label": e.document.label,
+                "kind": e.document.kind,
+                "when": e.when,
+                "grade": e.grade,
+                "quote": entry_quote(e, timeline.topic) if p is not None else "",
+                "citation": p.citation if p is not None else e.document.label,
+                "passage": passage,
+            }
+        )
+    return {
+        "council": timeline.council,
+        "topic": timeline.topic,
+        "note": timeline.note,
+        "points": [list(point) for point in timeline.points],
+        "entries": entries,
     }

@@ -11,22 +11,38 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
+from rag_qa.answer.export import facts_csv, turn_csv, turn_markdown
 from rag_qa.engine import Filters
 from rag_qa.index import generations as G
-from rag_qa.web.conversation import feedback_record, new_state, passage_record, remember_turn
+from rag_qa.records import Document
+from rag_qa.web import reports as R
+from rag_qa.web.conversation import (
+    facts_record,
+    feedback_record,
+    new_state,
+    passage_record,
+    remember_turn,
+    timeline_record,
+)
 from rag_qa.web.service import Service
 from rag_qa.web.uploads import UploadRejected, store_uploaded_file
 from rag_qa.web.views import (
     chat_markdown,
-    index_html,
+    facts_markdown,
+    facts_table_html,
+    index_head,
     md_escape,
     passage_choice,
     passage_view_html,
     passages_html,
     pdf_frame_html,
+    report_page_html,
+    reports_table_html,
+    skipped_html,
+    timeline_html,
 )
 
 log = logging.getLogger(__name__)
@@ -46,12 +62,18 @@ class UserError(Exception):
 @dataclass(frozen=True)
 class ChatView:
     """The Ask tab after a question (or a cleared chat): the chat messages, the passage cards'
-    HTML, the passage picker's choices (label, rank) and the new conversation state."""
+    HTML, the passage picker's choices (label, rank) and the new conversation state; and for
+    the last answer its facts table's and timeline's HTML ("" when it has none), its Markdown
+    and the path of its CSV (None before a question)."""
 
     messages: list[dict]
     cards: str
     choices: list[tuple[str, int]]
     state: dict
+    facts: str = ""
+    timeline: str = ""
+    markdown: str = ""
+    csv: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,13 +86,31 @@ class PassageView:
 
 @dataclass(frozen=True)
 class IndexView:
-    """The index panel's HTML and the filters' choices: the year sliders' range (first and
-    last year), the document types and the reports as (label, doc_id)."""
+    """The index panel's HTML (the table of reports, unfiltered) and the filters' choices:
+    the year sliders' range (first and last year), the document types, the reports as (label,
+    doc_id), the councils, report kinds and overall judgements; the Index tab's own filter
+    choices (``reports.choices``) and the path of the reports' CSV."""
 
     panel: str
     years: list[int]
     types: list[str]
     reports: list[tuple[str, str]]
+    councils: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    judgements: list[str] = field(default_factory=list)
+    table: dict = field(default_factory=dict)
+    csv: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportsView:
+    """The Index tab's table after a filter or sort: its HTML, the sort (``{"by",
+    "descending"}``), how many reports it shows, and the path of their facts as CSV."""
+
+    panel: str
+    sort: dict
+    shown: int
+    csv: str
 
 
 @dataclass(frozen=True)
@@ -93,9 +133,12 @@ def slider_years(years: list[int]) -> list[int]:
     return years if years[-1] > years[0] else [years[0] - 1, years[0]]
 
 
-def filters_from(choices: dict, y_from, y_to, types, reports) -> Filters:
+def filters_from(
+    choices: dict, y_from, y_to, types, reports, councils=(), kinds=(), judgements=()
+) -> Filters:
     """The filters the page's controls ask for: a year slider at the end of the range (or an
-    index with no dated document) filters nothing, so undated documents stay in."""
+    index with no dated document) filters nothing, so undated documents stay in; councils,
+    report kinds and overall judgements as chosen (none: all)."""
     years = choices["years"]
     lo, hi = (years[0], years[-1]) if years else (None, None)
     if not years:  # no dated document: the sliders (shown for this year) filter nothing
@@ -108,7 +151,15 @@ def filters_from(choices: dict, y_from, y_to, types, reports) -> Filters:
         y_from = None
     if y_to is not None and hi is not None and y_to >= hi:
         y_to = None
-    return Filters(y_from, y_to, tuple(types or ()), tuple(reports or ()))
+    return Filters(
+        y_from,
+        y_to,
+        tuple(types or ()),
+        tuple(reports or ()),
+        councils=tuple(councils or ()),
+        kinds=tuple(kinds or ()),
+        judgements=tuple(judgements or ()),
+    )
 
 
 def _one_line(question: str | None) -> str:
@@ -138,9 +189,15 @@ class Handlers:
         types: Sequence[str] | None = (),
         reports: Sequence[str] | None = (),
         k: int | None = None,
+        councils: Sequence[str] | None = (),
+        kinds: Sequence[str] | None = (),
+        judgements: Sequence[str] | None = (),
+        timeline: bool | None = False,
     ) -> ChatView:
         """Answer ``question`` in the conversation ``state`` (a follow-up is read with its
-        earlier questions), within the filters the controls' values ask for."""
+        earlier questions), within the filters the controls' values ask for; ``timeline``
+        ticked always gives a timeline, unticked one when the question asks how something
+        changed."""
         question = _one_line(question)
         if not question:
             raise UserError("Type a question first, for example: " + EXAMPLES[0])
@@ -148,9 +205,12 @@ class Handlers:
         if len(question) > limit:
             raise UserError(f"Please keep questions under {limit} characters.")
         state = dict(state or new_state())
-        filters = filters_from(self.service.choices(), y_from, y_to, types, reports)
+        filters = filters_from(
+            self.service.choices(), y_from, y_to, types, reports, councils, kinds, judgements
+        )
+        k = self._k(k or self.settings.retrieval.top_k)
         turn = self.service.ask(
-            question, state["questions"], self._k(k or self.settings.retrieval.top_k), filters
+            question, state["questions"], k, filters, True if timeline else None
         )
         passages = [passage_record(p, turn.answer) for p in turn.result.passages]
         record = {
@@ -162,17 +222,33 @@ class Handlers:
             "filters": filters.describe(),
             "index_built_at": self.service.engine.manifest.get("built_at"),
         }
+        facts, line = facts_record(turn.table), timeline_record(turn.timeline)
         reply = chat_markdown(question, turn.question, turn.answer, turn.result)
+        summary = facts_markdown(facts, line)
+        reply = f"{summary}\n\n{reply}" if summary else reply
         state = remember_turn(
             state, turn.question, md_escape(question), reply, record, passages, self.max_turns
         )
+        csv = self.service.write_export(turn_csv(turn), "answer")
+        state["facts"], state["timeline"] = facts, line
+        state["export"] = {"markdown": turn_markdown(turn), "csv": str(csv)}
         log.info("answered in %.3fs: %s", turn.seconds, turn.question)
         return self.chat_view(state)
 
     def chat_view(self, state: dict) -> ChatView:
         passages = state["passages"]
         choices = [(passage_choice(p), p["rank"]) for p in passages]
-        return ChatView(state["messages"], passages_html(passages), choices, state)
+        export = state.get("export") or {}
+        return ChatView(
+            state["messages"],
+            passages_html(passages),
+            choices,
+            state,
+            facts_table_html(state.get("facts")),
+            timeline_html(state.get("timeline")),
+            export.get("markdown", ""),
+            export.get("csv"),
+        )
 
     def clear(self) -> ChatView:
         return self.chat_view(new_state())
@@ -180,6 +256,10 @@ class Handlers:
     def open(self, rank, state: dict | None) -> PassageView:
         """The passage of ``rank`` among those last shown, in its page."""
         p = next((x for x in (state or {}).get("passages", []) if x["rank"] == rank), None)
+        return self.open_passage(p)
+
+    def open_passage(self, p: dict | None) -> PassageView:
+        """A passage record (``passage_record``) in its page; nothing for None."""
         if p is None:
             return PassageView("", None)
         doc = self.service.document(p["doc_id"])
@@ -193,6 +273,45 @@ class Handlers:
         if image is None and p["page"] is not None and is_pdf and self.service.pdf_via_iframe:
             frame = pdf_frame_html((self.settings.corpus_dir / doc.source).resolve(), p["page"])
         return PassageView(passage_view_html(p, doc, chunk, frame), str(image) if image else None)
+
+    def open_report(self, doc_id: str, page: int | None, marks: Sequence[str] = ()) -> PassageView:
+        """The report ``doc_id`` at ``page`` (its first page when None), ``marks`` (e.g. the
+        words its judgement was read from) highlighted; nothing for a report not indexed."""
+        doc = self.service.document(doc_id) if doc_id else None
+        if doc is None:
+            return PassageView("", None)
+        numbers = [pg.number for pg in doc.pages if pg.number is not None]
+        page = page if page in numbers else (numbers[0] if numbers else None)
+        image = self.service.pdf_page(doc, page)
+        frame = ""
+        is_pdf = doc.source.lower().endswith(".pdf")
+        if image is None and page is not None and is_pdf and self.service.pdf_via_iframe:
+            frame = pdf_frame_html((self.settings.corpus_dir / doc.source).resolve(), page)
+        html = report_page_html(doc, page, [m for m in marks if m], frame)
+        return PassageView(html, str(image) if image else None)
+
+    def open_target(self, target: str | None, state: dict | None) -> PassageView:
+        """What a click in the facts table, the timeline or the Index tab's table opens:
+        ``fact:<n>`` (row n of the last facts table, at its judgement's page),
+        ``entry:<n>`` (entry n of the last timeline, its passage in its page) or
+        ``report:<doc_id>:<page>`` (a report at a page; no page: its first)."""
+        kind, _, rest = str(target or "").partition(":")
+        state = state or {}
+        if kind == "report":
+            doc_id, _, page = rest.rpartition(":")
+            return self.open_report(doc_id, int(page) if page.isdigit() else None)
+        if kind in ("fact", "entry") and rest.isdigit():
+            n = int(rest)
+            if kind == "fact":
+                rows = (state.get("facts") or {}).get("rows", [])
+                if n < len(rows):
+                    row = rows[n]
+                    return self.open_report(row["doc_id"], row["page"], [row["evidence"]])
+            else:
+                entries = (state.get("timeline") or {}).get("entries", [])
+                if n < len(entries):
+                    return self.open_passage(entries[n]["passage"])
+        return PassageView("", None)
 
     def like(self, state: dict | None, index, liked) -> dict | None:
         """The feedback record saved for a thumbs up (``liked`` True) or down (False) on the
@@ -208,9 +327,51 @@ class Handlers:
     def index_view(self) -> IndexView:
         self.service.maybe_reload()  # a page load shows the live index
         c = self.service.choices()
-        engine = self.service.engine
-        panel = index_html(engine.manifest, engine.index.documents)
-        return IndexView(panel, slider_years(c["years"]), c["types"], c["reports"])
+        table = self.reports()
+        return IndexView(
+            table.panel,
+            slider_years(c["years"]),
+            c["types"],
+            c["reports"],
+            c["councils"],
+            c["kinds"],
+            c["judgements"],
+            R.choices(self._report_rows()),
+            table.csv,
+        )
+
+    def _report_rows(self) -> list[dict]:
+        docs: list[Document] = self.service.engine.documents()
+        return [R.report_row(d) for d in docs]
+
+    def reports(
+        self,
+        council: str | None = None,
+        kind: str | None = None,
+        year=None,
+        judgement: str | None = None,
+        sort: dict | None = None,
+    ) -> ReportsView:
+        """The Index tab's table of reports: those of ``council``, ``kind``, ``year`` and
+        overall ``judgement`` (None or "": any), sorted by ``sort`` (``{"by": a column of
+        reports.SORTS, "descending": bool}``; default by inspection date), and their facts
+        as CSV."""
+        sort = R.next_sort(None, "") if not sort else dict(sort)
+        rows = self._report_rows()
+        shown = R.sort_rows(
+            R.filter_rows(rows, council, kind, year, judgement),
+            sort.get("by", R.DEFAULT_SORT),
+            bool(sort.get("descending")),
+        )
+        manifest = self.service.engine.manifest
+        head = index_head(manifest, len(rows))
+        if len(shown) != len(rows):
+            head += f" · showing {len(shown)}"
+        panel = reports_table_html(shown, head, sort.get("by"), bool(sort.get("descending")))
+        keep = {"doc_id", "label", "year", "overall"}
+        facts = [{k: v for k, v in r.items() if k not in keep} for r in shown]
+        csv = self.service.write_export(facts_csv(facts), "reports")
+        return ReportsView(panel + skipped_html(manifest), sort, len(shown), str(csv))
 
     def upload(self, paths, before_update: Callable[[], None] | None = None) -> UploadView:
         """Add the uploaded files (``paths``: one or a list) to the corpus and update the index

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from rag_qa.ingest.loaders import SUPPORTED
+from rag_qa.web import reports as R
 from rag_qa.web.conversation import new_state
-from rag_qa.web.handlers import EXAMPLES, ChatView, Handlers, IndexView, UserError
+from rag_qa.web.handlers import EXAMPLES, ChatView, Handlers, IndexView, ReportsView, UserError
 from rag_qa.web.uploads import MAX_UPLOAD_BYTES
 from rag_qa.web.views import passages_html
 
@@ -46,10 +47,46 @@ CSS = """
   border-bottom: 1px solid var(--border-color-primary); vertical-align: top;}
 .rq-index .rq-num {text-align: right;}
 .rq-index-head {margin-bottom: 8px; font-weight: 600;}
-#rq-index table, #rq-index th, #rq-index td {border-left: 0 !important; border-right: 0 !important;
-  border-top: 0 !important;}
+#rq-index table, #rq-index th, #rq-index td, #rq-facts table, #rq-facts th, #rq-facts td {
+  border-left: 0 !important; border-right: 0 !important; border-top: 0 !important;}
+.rq-scroll {overflow-x: auto;}
 .rq-pdf-frame {width: 100%; height: 720px; border: 1px solid var(--border-color-primary);}
+.rq-facts-head {font-weight: 600; margin: 4px 0 6px;}
+.rq-facts {font-size: 0.78em;}
+.rq-index.rq-facts th, .rq-index.rq-facts td {padding: 4px 5px;}
+.rq-facts td:nth-child(2) {min-width: 120px;}
+.rq-facts .rq-grade {white-space: normal;}
+.rq-open {cursor: pointer;}
+tr.rq-open:hover, li.rq-open:hover {background: #fffbeb;}
+.rq-link {color: #b45309; text-decoration: underline;}
+.rq-grade {font-size: 0.85em; font-weight: 600; border-radius: 4px; padding: 1px 6px;
+  white-space: nowrap;}
+.rq-grade-outstanding {background: #dcfce7; color: #166534;}
+.rq-grade-good {background: #dbeafe; color: #1e40af;}
+.rq-grade-requires-improvement {background: #fef3c7; color: #92400e;}
+.rq-grade-inadequate {background: #fee2e2; color: #991b1b;}
+.rq-grade-none {background: #f1f5f9; color: #64748b; font-weight: 400;}
+.rq-timeline {border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: 8px 12px; margin: 8px 0; background: var(--background-fill-primary);}
+.rq-plot-box {overflow-x: auto;}
+.rq-tl {margin: 6px 0 0 1.2em; padding: 0;}
+.rq-tl-entry {margin-bottom: 8px; padding: 4px 6px; border-radius: 6px;}
+.rq-tl-head {font-weight: 600; font-size: 0.9em;}
+.rq-tl-quote {margin: 4px 0 2px; padding-left: 8px; border-left: 3px solid #fcd34d;
+  font-size: 0.9em;}
+.rq-sort {cursor: pointer; white-space: nowrap;}
+.rq-sort:hover {color: #b45309;}
+.rq-areas {font-size: 0.85em;}
 """
+
+# A click in a table or timeline: the element clicked (data-open) or heading (data-sort)
+# goes to the server as the event's data; other clicks do nothing.
+CLICK_JS = """element.addEventListener('click', (ev) => {
+  const hit = ev.target.closest('[data-open], [data-sort]');
+  if (!hit || !element.contains(hit)) return;
+  if (hit.dataset.sort) { trigger('click', {sort: hit.dataset.sort}); }
+  else { trigger('click', {open: hit.dataset.open}); }
+});"""
 
 
 # After a passage is opened: scroll its page box to the passage, and the page to the box.
@@ -86,18 +123,30 @@ class AskTab:
     page_image: gr.Image
     filters: list  # [from year, to year, document types, reports]
     k: gr.Slider
+    more: list  # [councils, kinds, judgements]
+    timeline_on: gr.Checkbox
+    facts: gr.HTML
+    timeline: gr.HTML
+    markdown: gr.Code
+    csv: gr.DownloadButton
 
 
 @dataclass
 class IndexTab:
     panel: gr.HTML
+    filters: list  # [council, kind, year, judgement]
+    sort: gr.State
+    csv: gr.DownloadButton
+    context: gr.HTML
+    page_image: gr.Image
     files: gr.File | None = None
     add: gr.Button | None = None
     status: gr.Markdown | None = None
 
 
-def _filters(index: IndexView, top_k: int, max_passages: int) -> tuple[list, gr.Slider]:
-    """The Filters accordion: the year sliders, types, reports, and the number of passages."""
+def _filters(index: IndexView, top_k: int, max_passages: int) -> tuple[list, gr.Slider, list]:
+    """The Filters accordion: the year sliders, types, reports, councils, report kinds,
+    overall judgements and the number of passages."""
     years = index.years
     with gr.Accordion("Filters", open=False):
         with gr.Row():
@@ -107,8 +156,39 @@ def _filters(index: IndexView, top_k: int, max_passages: int) -> tuple[list, gr.
         reports = gr.Dropdown(
             index.reports, multiselect=True, label="Particular reports (none chosen: all)"
         )
+        with gr.Row():
+            councils = gr.Dropdown(
+                index.councils, multiselect=True, label="Councils", elem_id="rq-f-councils"
+            )
+            kinds = gr.Dropdown(
+                index.kinds, multiselect=True, label="Report kinds", elem_id="rq-f-kinds"
+            )
+            judgements = gr.Dropdown(
+                index.judgements,
+                multiselect=True,
+                label="Overall effectiveness",
+                elem_id="rq-f-judgements",
+            )
         k = gr.Slider(1, max_passages, value=top_k, step=1, label="Passages")
-    return [y_from, y_to, types, reports], k
+    return [y_from, y_to, types, reports], k, [councils, kinds, judgements]
+
+
+def _export() -> tuple[gr.Code, gr.DownloadButton]:
+    """The last answer to keep: its Markdown (with a copy button) and its CSV."""
+    with gr.Accordion("Export this answer", open=True, elem_id="rq-export"):
+        markdown = gr.Code(
+            "",
+            language="markdown",
+            label="Markdown: the answer and its cited passages",
+            buttons=["copy"],
+            lines=4,
+            max_lines=14,
+            interactive=False,
+            wrap_lines=True,
+            elem_id="rq-export-md",
+        )
+        csv = gr.DownloadButton("Download CSV", visible=False, size="sm", elem_id="rq-export-csv")
+    return markdown, csv
 
 
 def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
@@ -125,7 +205,7 @@ def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
                 placeholder="Ask about the reports; follow up with e.g. “and in 2024?”",
                 elem_id="rq-chat",
             )
-            with gr.Row():
+            with gr.Row(equal_height=True):
                 box = gr.Textbox(
                     show_label=False,
                     placeholder=EXAMPLES[0],
@@ -133,11 +213,21 @@ def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
                     max_lines=3,
                     elem_id="rq-question",
                 )
+                timeline_on = gr.Checkbox(
+                    False,
+                    label="Timeline",
+                    scale=1,
+                    min_width=150,
+                    elem_id="rq-timeline-switch",
+                )
                 ask = gr.Button("Ask", variant="primary", scale=1, elem_id="rq-ask")
             gr.Examples(EXAMPLES, inputs=box, label="Try one of these")
+            timeline = gr.HTML("", elem_id="rq-timeline", js_on_load=CLICK_JS)
+            markdown, csv = _export()
             context = gr.HTML("", elem_id="rq-context")
         with gr.Column(scale=5):
-            filters, k = _filters(index, top_k, max_passages)
+            filters, k, more = _filters(index, top_k, max_passages)
+            facts = gr.HTML("", elem_id="rq-facts", js_on_load=CLICK_JS)
             gr.Markdown("### Passages")
             cards = gr.HTML(passages_html([]), elem_id="rq-passages", max_height=520)
             pick = gr.Radio(
@@ -152,13 +242,48 @@ def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
                 buttons=["fullscreen"],
                 elem_id="rq-page-image",
             )
-    return AskTab(chatbot, box, ask, context, cards, pick, page_image, filters, k)
+    return AskTab(
+        chatbot, box, ask, context, cards, pick, page_image, filters, k,
+        more, timeline_on, facts, timeline, markdown, csv,
+    )  # fmt: skip
 
 
 def index_tab(index: IndexView, allow_upload: bool) -> IndexTab:
-    """The Index tab: the indexed reports, and with ``allow_upload`` the upload panel."""
+    """The Index tab: the table of reports with their facts (filters, a CSV of them, a row
+    opened in the viewer below), and with ``allow_upload`` the upload panel."""
     with gr.Tab("Index"):
-        tab = IndexTab(gr.HTML(index.panel, elem_id="rq-index"))
+        t = index.table
+        with gr.Row(equal_height=True):
+            filters = [
+                gr.Dropdown(
+                    [("All", ""), *[(str(v), str(v)) for v in t.get(key, [])]],
+                    value="",
+                    label=label,
+                    elem_id=f"rq-ix-{name}",
+                )
+                for key, name, label in (
+                    ("councils", "council", "Council"),
+                    ("kinds", "kind", "Kind"),
+                    ("years", "year", "Year"),
+                    ("judgements", "judgement", "Overall effectiveness"),
+                )
+            ]
+            csv = gr.DownloadButton(
+                "Download CSV", value=index.csv, size="sm", elem_id="rq-index-csv"
+            )
+        panel = gr.HTML(index.panel, elem_id="rq-index", js_on_load=CLICK_JS)
+        sort = gr.State({"by": "inspected", "descending": False})
+        context = gr.HTML("", elem_id="rq-index-context")
+        image = gr.Image(
+            label="The page in the report",
+            type="filepath",
+            interactive=False,
+            visible=False,
+            height=680,
+            buttons=["fullscreen"],
+            elem_id="rq-index-page-image",
+        )
+        tab = IndexTab(panel, filters, sort, csv, context, image)
         if allow_upload:
             gr.Markdown(
                 f"### Add reports\nPDF, .txt or .md files up to "
@@ -188,40 +313,81 @@ def chat_outputs(view: ChatView, context: str = "", image: str | None = None) ->
     return (view.messages, "", view.cards, radio, context, image_update, view.state)
 
 
+def extras_outputs(view: ChatView) -> tuple:
+    """The last answer's facts table, timeline, Markdown and CSV download."""
+    csv = gr.update(value=view.csv, visible=view.csv is not None)
+    return (view.facts, view.timeline, view.markdown, csv)
+
+
+def _all(values) -> list:
+    return [("All", ""), *[(str(v), str(v)) for v in values]]
+
+
 def filter_outputs(index: IndexView) -> tuple:
-    """The index panel and the filters, after the index may have changed."""
-    ys = index.years
+    """The index panel and the filters, after the index may have changed: the Ask tab's
+    (years, types, reports, councils, kinds, judgements), then the Index tab's (council,
+    kind, year, judgement: back to all), its CSV and its sort."""
+    ys, t = index.years, index.table
     return (
         index.panel,
         gr.update(minimum=ys[0], maximum=ys[-1], value=ys[0]),
         gr.update(minimum=ys[0], maximum=ys[-1], value=ys[-1]),
         gr.update(choices=index.types),
         gr.update(choices=index.reports),
+        gr.update(choices=index.councils),
+        gr.update(choices=index.kinds),
+        gr.update(choices=index.judgements),
+        *[
+            gr.update(choices=_all(t.get(key, [])), value="")
+            for key in ("councils", "kinds", "years", "judgements")
+        ],
+        index.csv,
+        {"by": "inspected", "descending": False},
     )
+
+
+def _opened(view) -> tuple:
+    return view.html, gr.update(value=view.image, visible=view.image is not None)
 
 
 def wire_ask(handlers: Handlers, tab: AskTab, state: gr.State) -> list:
     """The Ask tab's events (``/ask`` and ``/open`` in the API); returns its outputs."""
 
-    def on_ask(question, state, y_from, y_to, types, reports, k):
+    def on_ask(question, state, y_from, y_to, types, reports, k, *more):
         with refusals():
-            return chat_outputs(handlers.ask(question, state, y_from, y_to, types, reports, k))
+            view = handlers.ask(question, state, y_from, y_to, types, reports, k, *more)
+        return chat_outputs(view)
+
+    def on_extras(state):
+        return extras_outputs(handlers.chat_view(state or new_state()))
 
     def on_open(rank, state):
-        view = handlers.open(rank, state)
-        return view.html, gr.update(value=view.image, visible=view.image is not None)
+        return _opened(handlers.open(rank, state))
+
+    def on_target(state, event: gr.EventData):
+        return _opened(handlers.open_target((event._data or {}).get("open"), state))
 
     def on_like(state, data: gr.LikeData):
         if handlers.like(state, data.index, data.liked) is not None:
             gr.Info("Thanks: your feedback was saved.")
 
     def on_clear():
-        return chat_outputs(handlers.clear())
+        view = handlers.clear()
+        return (*chat_outputs(view), *extras_outputs(view))
 
     outputs = [tab.chatbot, tab.box, tab.cards, tab.pick, tab.context, tab.page_image, state]
-    inputs = [tab.box, state, *tab.filters, tab.k]
-    tab.ask.click(on_ask, inputs, outputs, api_name="ask", concurrency_id="qa")
-    tab.box.submit(on_ask, inputs, outputs, api_visibility="private", concurrency_id="qa")
+    extras = [tab.facts, tab.timeline, tab.markdown, tab.csv]
+    inputs = [tab.box, state, *tab.filters, tab.k, *tab.more, tab.timeline_on]
+    asked = [
+        tab.ask.click(on_ask, inputs, outputs, api_name="ask", concurrency_id="qa"),
+        tab.box.submit(on_ask, inputs, outputs, api_visibility="private", concurrency_id="qa"),
+    ]
+    for event in asked:  # /ask returns what it always has; the rest follows from the state
+        event.then(on_extras, [state], extras, api_visibility="private")
+    for html in (tab.facts, tab.timeline):
+        html.click(
+            on_target, [state], [tab.context, tab.page_image], api_visibility="private"
+        ).then(None, None, None, js=SCROLL_TO_PASSAGE)
     tab.pick.input(
         on_open,
         [tab.pick, state],
@@ -230,12 +396,49 @@ def wire_ask(handlers: Handlers, tab: AskTab, state: gr.State) -> list:
         concurrency_id="open",
     ).then(None, None, None, js=SCROLL_TO_PASSAGE)
     tab.chatbot.like(on_like, [state], None, api_visibility="private")
-    tab.chatbot.clear(on_clear, None, outputs, api_visibility="private")
+    tab.chatbot.clear(on_clear, None, outputs + extras, api_visibility="private")
     return outputs
 
 
+def wire_reports(handlers: Handlers, tab: IndexTab) -> None:
+    """The Index tab's table: its filters re-render it, a heading sorts it (the same one
+    again: the other way), a row opens its report in the viewer below."""
+
+    def table(view: ReportsView) -> tuple:
+        return view.panel, view.sort, view.csv
+
+    def on_filter(council, kind, year, judgement, sort):
+        return table(handlers.reports(council, kind, year, judgement, sort))
+
+    def on_click(council, kind, year, judgement, sort, event: gr.EventData):
+        data = event._data or {}
+        if data.get("sort"):
+            sort = R.next_sort(sort, data["sort"])
+            return (*table(handlers.reports(council, kind, year, judgement, sort)), *_keep(2))
+        if data.get("open"):
+            return (*_keep(3), *_opened(handlers.open_target(data["open"], None)))
+        return _keep(5)
+
+    inputs = [*tab.filters, tab.sort]
+    for dropdown in tab.filters:
+        dropdown.change(on_filter, inputs, [tab.panel, tab.sort, tab.csv], api_visibility="private")
+    tab.panel.click(
+        on_click,
+        inputs,
+        [tab.panel, tab.sort, tab.csv, tab.context, tab.page_image],
+        api_visibility="private",
+        concurrency_id="open",
+    )
+
+
+def _keep(n: int) -> tuple:
+    return tuple(gr.update() for _ in range(n))
+
+
 def wire_index(handlers: Handlers, tab: IndexTab, filters: list) -> None:
-    """The upload button (when there is one): files in, status and refreshed filters out."""
+    """The Index tab's table, and the upload button (when there is one): files in, status
+    and refreshed filters out."""
+    wire_reports(handlers, tab)
     if tab.add is None:
         return
 
@@ -291,7 +494,7 @@ def build_blocks(handlers: Handlers, *, allow_upload: bool, state_ttl: float) ->
         ask = ask_tab(first, settings.retrieval.top_k, settings.web.max_passages)
         index = index_tab(first, allow_upload)
         wire_ask(handlers, ask, state)
-        filters = [index.panel, *ask.filters]
+        filters = [index.panel, *ask.filters, *ask.more, *index.filters, index.csv, index.sort]
 
         def refreshed():
             return filter_outputs(handlers.index_view())

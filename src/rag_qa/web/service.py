@@ -6,6 +6,7 @@ No Gradio here: the handlers (``rag_qa.web.handlers``) call it with plain values
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import shutil
 import tempfile
@@ -16,7 +17,11 @@ from pathlib import Path
 from rag_qa.engine import Engine, Filters, Turn
 from rag_qa.records import Document, format_date
 from rag_qa.settings import Settings
+from rag_qa.text.frameworks import GRADES
+from rag_qa.web.memory import prune_files
 from rag_qa.web.views import render_pdf_page
+
+MAX_EXPORTS = 24  # CSV files kept for download (the oldest deleted first)
 
 
 class Service:
@@ -38,6 +43,8 @@ class Service:
         self._feedback_lock = threading.Lock()
         self.page_dir = Path(tempfile.mkdtemp(prefix="rag-qa-pages-"))
         atexit.register(shutil.rmtree, self.page_dir, True)
+        self.export_dir = Path(tempfile.mkdtemp(prefix="rag-qa-exports-"))
+        atexit.register(shutil.rmtree, self.export_dir, True)
         # PDFs are shown as PNGs rendered by pdftoppm; without it, in an iframe from corpus/.
         self.pdf_via_iframe = shutil.which("pdftoppm") is None
 
@@ -54,9 +61,32 @@ class Service:
     def maybe_reload(self) -> bool:
         return self.engine.refresh()
 
-    def ask(self, asked: str, history: Sequence[str], k: int, filters: Filters) -> Turn:
+    def ask(
+        self,
+        asked: str,
+        history: Sequence[str],
+        k: int,
+        filters: Filters,
+        timeline: bool | None = None,
+    ) -> Turn:
+        """``timeline``: True always gives a timeline, None when the question asks for change."""
         self.maybe_reload()
-        return self.engine.ask(asked, history, filters, k=k)
+        return self.engine.ask(asked, history, filters, k=k, timeline=timeline)
+
+    def write_export(self, text: str, stem: str, suffix: str = ".csv") -> Path:
+        """``text`` saved for download as ``<stem>-<hash>.<suffix>`` in this process's export
+        folder (the same text, the same file); the folder keeps the last MAX_EXPORTS files."""
+        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+        path = self.export_dir / f"{stem}-{digest}{suffix}"
+        if path.exists():
+            path.touch()  # recently asked for: kept longest
+        else:
+            self.export_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(suffix + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            prune_files(self.export_dir, MAX_EXPORTS, f"*{suffix}")
+        return path
 
     def document(self, doc_id: str) -> Document | None:
         """The document with its page texts (the retriever's records have none)."""
@@ -92,4 +122,12 @@ class Service:
             (f"{d.title} ({format_date(d.date) if d.date else 'undated'})", d.doc_id)
             for d in sorted(docs.values(), key=lambda d: (d.date or d.visit_end or "", d.title))
         ]
-        return {"years": years, "types": types, "reports": reports}
+        grades = {d.judgements.get("overall_effectiveness") for d in docs.values()}
+        return {
+            "years": years,
+            "types": types,
+            "reports": reports,
+            "councils": sorted({d.council for d in docs.values() if d.council}),
+            "kinds": sorted({d.kind for d in docs.values() if d.kind}),
+            "judgements": [g for g in GRADES if g in grades],
+        }
