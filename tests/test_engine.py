@@ -122,7 +122,10 @@ def test_ask_reads_a_follow_up_with_its_history(engine):
 def test_turn_json_is_the_ask_contract(engine):
     turn = engine.ask(OVERSIGHT, k=3)
     data = json.loads(json.dumps(turn.to_json()))
-    assert set(data) == {"question", "answer", "abstained", "notes", "passages", "seconds"}
+    # Fields are added, never renamed or removed: table and timeline came with report facts.
+    core = {"question", "answer", "abstained", "notes", "passages", "seconds"}
+    assert set(data) == core | {"table", "timeline"}
+    assert data["table"] is None and data["timeline"] is None  # a question about content
     assert data["question"] == OVERSIGHT and len(data["passages"]) <= 3
     for key in ("rank", "score", "doc_id", "source", "title", "date", "page", "text"):
         assert key in data["passages"][0]
