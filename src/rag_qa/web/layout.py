@@ -233,19 +233,24 @@ def ask_tab(index: IndexView, top_k: int, max_passages: int) -> AskTab:
             pick = gr.Radio(
                 [], label="Open a passage in its page", visible=False, elem_id="rq-pick"
             )
-            page_image = gr.Image(
-                label="The page in the report",
-                type="filepath",
-                interactive=False,
-                visible=False,
-                height=680,
-                buttons=["fullscreen"],
-                elem_id="rq-page-image",
-            )
+            page_image = _page_image("rq-page-image")
     return AskTab(
         chatbot, box, ask, context, cards, pick, page_image, filters, k,
         more, timeline_on, facts, timeline, markdown, csv,
     )  # fmt: skip
+
+
+def _page_image(elem_id: str) -> gr.Image:
+    """The rendered page of a report (hidden until a passage or row is opened)."""
+    return gr.Image(
+        label="The page in the report",
+        type="filepath",
+        interactive=False,
+        visible=False,
+        height=680,
+        buttons=["fullscreen"],
+        elem_id=elem_id,
+    )
 
 
 def index_tab(index: IndexView, allow_upload: bool) -> IndexTab:
@@ -274,15 +279,7 @@ def index_tab(index: IndexView, allow_upload: bool) -> IndexTab:
         panel = gr.HTML(index.panel, elem_id="rq-index", js_on_load=CLICK_JS)
         sort = gr.State({"by": "inspected", "descending": False})
         context = gr.HTML("", elem_id="rq-index-context")
-        image = gr.Image(
-            label="The page in the report",
-            type="filepath",
-            interactive=False,
-            visible=False,
-            height=680,
-            buttons=["fullscreen"],
-            elem_id="rq-index-page-image",
-        )
+        image = _page_image("rq-index-page-image")
         tab = IndexTab(panel, filters, sort, csv, context, image)
         if allow_upload:
             gr.Markdown(
