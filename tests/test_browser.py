@@ -131,7 +131,7 @@ def test_upload_adds_a_report_and_refuses_a_fake(served, tmp_path):
 # Facts tables, timelines, export and the Index tab's table: the shipped corpus (Ofsted's
 # reports on one council, with their judgements) with the fake embedder, like the tests above.
 
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = ARTIFACTS  # docs/screenshots/ come from tools/screenshots.py, with the real model
 FACTS_Q = "What was Slough's overall effectiveness judgement in 2019?"
 CHANGE_Q = "How has management oversight changed?"
 
