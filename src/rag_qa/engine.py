@@ -268,7 +268,7 @@ class Engine:
             answer = facts_answer(table, answer)
         line = None
         if timeline or (timeline is None and ASKS_CHANGE.search(understood)):
-            line = self.timeline(understood, filters)
+            line = self.timeline(understood, filters, result.intent)
         self.answered += 1
         seconds = time.perf_counter() - started
         return Turn(
@@ -285,10 +285,13 @@ class Engine:
         period = intent.period.label if intent.period else None
         return FactsTable(asked, tuple(rows), asked.describe(period))
 
-    def timeline(self, question: str, filters: Filters | None = None) -> Timeline:
-        """The question's topic across one council's reports, in visit-date order."""
+    def timeline(
+        self, question: str, filters: Filters | None = None, intent: QueryIntent | None = None
+    ) -> Timeline:
+        """The question's topic across one council's reports, in visit-date order
+        (``intent``: the question as already read, if it was)."""
         retriever = self.retriever
-        intent = analyse(question, newest=retriever.table.newest)
+        intent = intent or analyse(question, newest=retriever.table.newest)
         docs = [d for d in retriever.docs.values() if filters is None or filters.matches(d)]
         topic = timeline_topic(intent)
 

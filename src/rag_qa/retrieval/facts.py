@@ -22,11 +22,8 @@ from rag_qa.retrieval.query import QueryIntent
 from rag_qa.text.frameworks import AREA_LABELS, AREAS, GRADE, graded, normal_grade
 from rag_qa.text.vocabulary import words
 
-_ASKS_FACTS = re.compile(
-    r"\b(?:judge?ments?|judged|grades?|graded|rated|ratings?|overall\s+effectiveness"
-    r"|verdicts?|lead\s+inspectors?)\b",
-    re.I,
-)
+# Besides what the question reader counts as asking for a judgement (intent.asks_judgement).
+_ASKS_FACTS = re.compile(r"\b(?:verdicts?|lead\s+inspectors?)\b", re.I)
 _ASKS_WHICH = re.compile(
     r"\b(?:which|what|list|how\s+many|name|show)\b.{0,40}?\b(?:councils?|authorit(?:y|ies)|"
     r"las?|reports?|inspections?|areas?)\b",
@@ -84,7 +81,8 @@ def read_facts_question(intent: QueryIntent) -> FactsQuestion | None:
     """The facts a question asks for, or None when it asks about the reports' content."""
     q = intent.question
     grades = tuple(dict.fromkeys(normal_grade(m.group(0)) for m in GRADE.finditer(q)))
-    if not (_ASKS_FACTS.search(q) or (grades and _ASKS_WHICH.search(q))):
+    asks = intent.asks_judgement or _ASKS_FACTS.search(q)
+    if not (asks or (grades and _ASKS_WHICH.search(q))):
         return None
     if set(words(intent.topic)) - _FACT_WORDS:
         return None  # it asks about something else: a youth justice rating, "grade 4" GCSEs
