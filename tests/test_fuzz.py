@@ -25,9 +25,11 @@ from rag_qa.engine import Engine
 from rag_qa.index import generations as G
 from rag_qa.index.build import CorpusReader, run_build
 from rag_qa.index.loaded import open_index
+from rag_qa.index.parse import OCR_CACHE
 from rag_qa.ingest import loaders as L
 from rag_qa.ingest import pdf_sandbox as isolate
-from rag_qa.ingest.loaders import LoadError, load_pdf
+from rag_qa.ingest.loaders import LoadError, load_pdf, read_pdf_pages
+from rag_qa.ingest.ocr import OcrOptions, missing_tools
 from rag_qa.ingest.pdf_sandbox import PdfLimits, PdfParser, _outcome
 from rag_qa.settings import Settings
 
@@ -597,9 +599,13 @@ def test_pages_that_fail_give_one_reason_not_many(tmp_path, monkeypatch, caplog)
     monkeypatch.setattr(pypdf.PageObject, "extract_text", broken)
     caplog.set_level(logging.WARNING)
     with pytest.raises(LoadError) as err:
-        load_pdf(FIXTURES / "report.pdf", "report.pdf")
+        read_pdf_pages(FIXTURES / "report.pdf", "report.pdf", ocr=None)
     assert "no text could be read: 3 of 3 pages failed (page 1: '/Font')" in str(err.value)
     assert not caplog.records
+    if not missing_tools():  # with OCR, pages whose text cannot be extracted are read as images
+        pages = load_pdf(FIXTURES / "report.pdf", "report.pdf")
+        assert pages.ocr == (1, 2, 3) and "Jane Example" in pages[0][1]
+        assert not caplog.records  # recovered pages are not reported as skipped
 
 
 def test_aes_without_cryptography_is_explained(monkeypatch, tmp_path):
@@ -647,7 +653,9 @@ def test_build_uses_the_settings_limits(settings):
         progress=False,
         reader=CorpusReader(pdf_parser=spy),
     )
-    assert seen == [(PdfLimits(7, 900, 19), 2)] and summary.documents == 3
+    cache = str(limited.index_dir / OCR_CACHE)
+    ocr = OcrOptions(cache_dir=cache)
+    assert seen == [(PdfLimits(7, 900, 19, ocr), 2)] and summary.documents == 3
     # The limits do not change what is indexed: they stay out of the index key.
     assert (
         Settings().index_key()

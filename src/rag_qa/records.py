@@ -87,6 +87,12 @@ class Document:
         return tuple(found.value.split("; ")) if found else ()
 
     @property
+    def ocr_pages(self) -> frozenset[int]:
+        """The pages whose text was read by OCR (scans): their citations say so."""
+        found = self.fact("ocr_pages")
+        return frozenset(int(n) for n in found.value.split(", ")) if found else frozenset()
+
+    @property
     def framework(self) -> str | None:
         return framework_of(self.kind)
 
@@ -214,6 +220,9 @@ def citation_label(doc: Document, chunk: Chunk) -> str:
             parts.append(f"p. {chunk.page_start}-{chunk.page_end}")
         else:
             parts.append(f"p. {chunk.page_start}")
+        ocr = doc.ocr_pages
+        if ocr and any(chunk.page_start <= n <= (chunk.page_end or chunk.page_start) for n in ocr):
+            parts[-1] += " (OCR)"
     return ", ".join(parts)
 
 

@@ -26,6 +26,7 @@ from rag_qa.records import Chunk, Document
 from rag_qa.settings import Settings
 
 log = logging.getLogger("rag_qa.index.build")  # every stage logs as the build
+OCR_CACHE = "ocr-cache"  # in the index folder, beside the generations
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def parse_files(
     docs: list[Document] = []
     chunks: dict[str, list[Chunk]] = {}
     entries: dict[str, dict] = {}
-    pdf_parser = reader.pdf_parser(PdfLimits.from_settings(ingest), ingest.pdf_workers)
+    # OCR results are kept beside the generations, by content hash (a --full rebuild reuses them).
+    limits = PdfLimits.from_settings(ingest, str(settings.index_dir / OCR_CACHE))
+    pdf_parser = reader.pdf_parser(limits, ingest.pdf_workers)
     try:
         pdf_parser.prefetch(
             (f.path, f.source)

@@ -122,7 +122,9 @@ _STOP = (
     r"(?=\s*(?:Deputy|Team\s+inspectors?|Shadow|Senior|Quality|Judgement|Inspection\s+dates?|"
     r"Information|Any\s+complaints|\d|$))"
 )
-_LEAD = re.compile(r"(?<!deputy\s)\blead\s+inspector\s*:\s*(?P<x>.{2,80}?)" + _STOP, re.I)
+# The lead's name ends at a comma or a title too ("Jane Example, His Majesty's Inspector").
+_LEAD_STOP = _STOP.replace("(?:", r"(?:,|H[ei][rs]\s+Majesty|HMI\b|", 1)
+_LEAD = re.compile(r"(?<!deputy\s)\blead\s+inspector\s*:\s*(?P<x>.{2,80}?)" + _LEAD_STOP, re.I)
 _LISTED = re.compile(
     r"\b(?P<role>deputy\s+lead\s+inspector|team\s+inspectors?|shadow\s+inspectors?)\s*:\s*"
     r"(?P<x>.{2,500}?)" + _STOP,

@@ -13,10 +13,13 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag_qa.ingest.ocr import INSTALL_HINT, OcrOptions, missing_tools, ocr_pages
+
 SUPPORTED = (".pdf", ".txt", ".md")
+DEFAULT_OCR = OcrOptions()
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_FIELDS = {"title", "date", "source_url", "doc_type", "visit_start", "visit_end"}
 
@@ -36,6 +39,8 @@ class RawDocument:
     pages: tuple[tuple[int | None, str], ...]  # (page number or None, raw text)
     sidecar: dict
     content_hash: str
+    # What the reading found besides the text: "ocr_pages" (the pages read by OCR).
+    meta: dict = field(default_factory=dict)
 
 
 def is_sidecar(path: Path) -> bool:
@@ -149,8 +154,22 @@ def _unreadable(data: bytes, source: str, err: Exception) -> LoadError:
     )
 
 
-def read_pdf_pages(path: Path, source: str) -> tuple[list[tuple[int | None, str]], list[str]]:
+class PdfPages(list):
+    """A PDF's pages, ``(number, text)``, as a list; ``ocr`` names the pages read by OCR."""
+
+    def __init__(self, pages=(), ocr=()):
+        super().__init__(pages)
+        self.ocr = tuple(ocr)
+
+
+OCR_BELOW_CHARS = 20  # a page with fewer characters of text layer than this is OCR'd
+
+
+def read_pdf_pages(
+    path: Path, source: str, ocr: OcrOptions | None = DEFAULT_OCR
+) -> tuple[PdfPages, list[str]]:
     """Text of every page of a PDF, in this process, and warnings about pages that failed.
+    Pages without a text layer are OCR'd (``rag_qa.ingest.ocr``) unless ``ocr`` is None.
 
     Raises ``LoadError`` for a PDF that cannot be indexed; ``OSError`` when the file cannot be
     read (``load_file`` words those); lets ``MemoryError`` through (``rag_qa.ingest.pdf_sandbox`` runs
@@ -226,22 +245,61 @@ def read_pdf_pages(path: Path, source: str) -> tuple[list[tuple[int | None, str]
         raise _unreadable(data, source, err) from err
     if not pages:
         raise LoadError(source, "the PDF has no pages", "replace the file")
+    pages, done, warnings = _ocr_blank_pages(path, source, data, pages, ocr)
+    failed = [(n, why) for n, why in failed if n not in done]
     if sum(len(t.strip()) for _, t in pages) < 20:
-        if failed:  # one message for the file, not one per page and then one for the file
-            number, why = failed[0]
-            raise LoadError(
-                source,
-                f"no text could be read: {len(failed)} of {len(pages)} pages failed "
-                f"(page {number}: {why})",
-                "replace the file",
-            )
-        raise LoadError(
+        raise _no_text(source, len(pages), failed, ocr)
+    warnings += [f"{source}: page {n} could not be read ({why}); skipped" for n, why in failed]
+    return PdfPages(pages, done), warnings
+
+
+def _no_text(source: str, pages: int, failed: list, ocr: OcrOptions | None) -> LoadError:
+    """Why a PDF gave no text: its pages failed, or it is a scan (and OCR is missing or read
+    nothing)."""
+    if failed:  # one message for the file, not one per page and then one for the file
+        number, why = failed[0]
+        return LoadError(
             source,
-            "the PDF has no text layer (scanned image?)",
-            "run it through OCR and add the searchable PDF",
+            f"no text could be read: {len(failed)} of {pages} pages failed (page {number}: {why})",
+            "replace the file",
         )
-    warnings = [f"{source}: page {n} could not be read ({why}); skipped" for n, why in failed]
-    return pages, warnings
+    if ocr is not None and missing_tools():
+        return LoadError(
+            source,
+            "the PDF has no text layer (scanned image?) and OCR is not installed "
+            f"(missing: {', '.join(missing_tools())})",
+            INSTALL_HINT,
+        )
+    return LoadError(
+        source,
+        "the PDF has no text layer (scanned image?)"
+        + (" and OCR read no text from it" if ocr is not None else ""),
+        "run it through OCR and add the searchable PDF",
+    )
+
+
+def _ocr_blank_pages(path: Path, source: str, data: bytes, pages: list, ocr: OcrOptions | None):
+    """The pages with the blank ones OCR'd, the numbers of those read, and warnings."""
+    blank = [n for n, t in pages if len(t.strip()) < OCR_BELOW_CHARS]
+    if not blank or ocr is None:
+        return pages, (), []
+    missing = missing_tools()
+    if missing:
+        if len(blank) == len(pages):
+            return pages, (), []  # the caller says there is no text, and how to install OCR
+        listed = ", ".join(map(str, blank[:10])) + (" …" if len(blank) > 10 else "")
+        why = f"OCR is not installed: {INSTALL_HINT}"
+        return pages, (), [f"{source}: page(s) {listed} have no text layer ({why}); skipped"]
+    texts = ocr_pages(path, blank, hashlib.sha256(data).hexdigest(), ocr)
+    done = tuple(n for n in blank if texts.get(n, "").strip())
+    out = [(n, texts[n]) if n in done else (n, t) for n, t in pages]
+    warnings = []
+    if len(blank) > ocr.max_pages:
+        warnings.append(
+            f"{source}: {len(blank)} pages have no text layer; only the first {ocr.max_pages} "
+            "were OCR'd (ingest.ocr_max_pages)"
+        )
+    return out, done, warnings
 
 
 def load_pdf(path: Path, source: str) -> list[tuple[int | None, str]]:
@@ -275,8 +333,11 @@ def load_file(
     try:
         digest = file_hash(path)
         sidecar = read_sidecar(path, source)
+        meta: dict = {}
         if path.suffix.lower() == ".pdf":
             pages, kind = (read_pdf or load_pdf)(path, source), "pdf"
+            if getattr(pages, "ocr", ()):
+                meta["ocr_pages"] = list(pages.ocr)
         else:
             pages, kind = load_text(path, source), "text"
     except PermissionError as err:
@@ -285,4 +346,4 @@ def load_file(
         raise LoadError(source, "the file disappeared while it was being read") from err
     except OSError as err:
         raise LoadError(source, f"cannot be read ({err.strerror or err})") from err
-    return RawDocument(source, kind, tuple(pages), sidecar, digest)
+    return RawDocument(source, kind, tuple(pages), sidecar, digest, meta)

@@ -132,6 +132,9 @@ def build_document(raw: RawDocument) -> Document:
     doc_type = doc_type if doc_type in DOC_TYPES else "document"
     cleaned = [(p.number, p.text) for p in pages]
     council, kind, facts = _facts(side, title, doc_type, cleaned, (vs, ve))
+    if raw.meta.get("ocr_pages"):
+        read = ", ".join(map(str, raw.meta["ocr_pages"]))
+        facts += (Fact("ocr_pages", read, "ocr", f"pages without a text layer, OCR'd: {read}"),)
     return Document(
         doc_id=doc_id_for(raw.source),
         source=raw.source,

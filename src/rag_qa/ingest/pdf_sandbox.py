@@ -35,7 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag_qa.ingest.loaders import LoadError
+from rag_qa.ingest.loaders import DEFAULT_OCR, LoadError, PdfPages
+from rag_qa.ingest.ocr import OcrOptions
 from rag_qa.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,14 @@ class PdfLimits:
     timeout_s: float = IngestSettings.pdf_timeout_s  # per PDF (see the module's note); 0: none
     memory_mb: int = IngestSettings.pdf_memory_mb  # the child's address space; 0 or less: none
     nice: int = IngestSettings.pdf_nice  # added to the workers' niceness; 0: the caller's
+    ocr: OcrOptions | None = DEFAULT_OCR  # pages without a text layer; None: no OCR
 
     @classmethod
-    def from_settings(cls, ingest: IngestSettings) -> PdfLimits:
-        return cls(ingest.pdf_timeout_s, ingest.pdf_memory_mb, ingest.pdf_nice)
+    def from_settings(cls, ingest: IngestSettings, ocr_cache: str = "") -> PdfLimits:
+        ocr = None
+        if ingest.ocr:
+            ocr = OcrOptions(ingest.ocr_dpi, ingest.ocr_max_pages, ingest.ocr_workers, ocr_cache)
+        return cls(ingest.pdf_timeout_s, ingest.pdf_memory_mb, ingest.pdf_nice, ocr)
 
 
 # A parse that has used less CPU than its timeout is still stopped after this many times the
@@ -122,7 +127,7 @@ def _outcome(
         result = None
     if isinstance(result, dict):
         if "pages" in result:
-            pages = [(number, text) for number, text in result["pages"]]
+            pages = PdfPages(((n, text) for n, text in result["pages"]), result.get("ocr", ()))
             return pages, list(result.get("warnings", [])), result.get("seconds")
         if "problem" in result:
             raise LoadError(source, result["problem"], result.get("hint", ""))
@@ -172,6 +177,7 @@ class _Worker:
             env=_child_env(),
         )
         setup = {"memory_mb": limits.memory_mb, "nice": limits.nice, "parent": os.getpid()}
+        setup["ocr"] = limits.ocr.to_json() if limits.ocr is not None else None
         self.proc.stdin.write(json.dumps(setup).encode() + b"\n")
         self.proc.stdin.flush()
 
@@ -374,7 +380,7 @@ class PdfParser:
             )
             from rag_qa.ingest.loaders import read_pdf_pages
 
-            return read_pdf_pages(path, source)
+            return read_pdf_pages(path, source, limits.ocr)
         reusable = False
         try:
             answer, timed_out = worker.parse(path, source)
@@ -441,12 +447,13 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _parse_one(request: dict, read_pdf_pages) -> dict:
+def _parse_one(request: dict, read_pdf_pages, ocr: OcrOptions | None = None) -> dict:
     path, source = Path(request["path"]), request["source"]
     started = time.perf_counter()
     try:
-        pages, warnings = read_pdf_pages(path, source)
-        return {"pages": pages, "warnings": warnings, "seconds": time.perf_counter() - started}
+        pages, warnings = read_pdf_pages(path, source, ocr)
+        seconds = time.perf_counter() - started
+        return {"pages": pages, "ocr": list(pages.ocr), "warnings": warnings, "seconds": seconds}
     except LoadError as err:
         return {"problem": err.problem, "hint": err.hint}
     except MemoryError:
@@ -468,6 +475,7 @@ def _child_main() -> int:
     setup = json.loads(stdin.readline() or b"{}")
     _die_with_parent(int(setup.get("parent", 0)))
     _set_limits(int(setup.get("memory_mb", 0)))
+    ocr = OcrOptions(**setup["ocr"]) if setup.get("ocr") else None
     if int(setup.get("nice", 0)) > 0:
         with contextlib.suppress(OSError):
             os.nice(int(setup["nice"]))
@@ -485,7 +493,7 @@ def _child_main() -> int:
                 "hint": "check the install",
             }
         else:
-            result = _parse_one(request, read_pdf_pages)
+            result = _parse_one(request, read_pdf_pages, ocr)
         try:
             data = json.dumps(result).encode("ascii")
             del result
