@@ -13,10 +13,20 @@ import io
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-SUPPORTED = (".pdf", ".txt", ".md")
+# Every file type a corpus may hold, and how it is read: the one place that decides (the index
+# build, the upload and the upload's file picker all read it).
+FORMATS = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".md": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".docx": "docx",
+}
+SUPPORTED = tuple(FORMATS)
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_FIELDS = {"title", "date", "source_url", "doc_type", "visit_start", "visit_end"}
 
@@ -32,10 +42,13 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class RawDocument:
     source: str
-    kind: str  # "pdf" or "text"
+    kind: str  # FORMATS' values: "pdf", "text", "html" or "docx"
     pages: tuple[tuple[int | None, str], ...]  # (page number or None, raw text)
     sidecar: dict
     content_hash: str
+    # What the file says of itself besides its text: "title", "date" (ISO) with "date_rule"
+    # (an HTML page's meta tags, a Word file's core properties); the text and sidecar win.
+    meta: dict = field(default_factory=dict)
 
 
 def is_sidecar(path: Path) -> bool:
@@ -275,14 +288,23 @@ def load_file(
     try:
         digest = file_hash(path)
         sidecar = read_sidecar(path, source)
-        if path.suffix.lower() == ".pdf":
-            pages, kind = (read_pdf or load_pdf)(path, source), "pdf"
+        kind, meta = FORMATS.get(path.suffix.lower(), "text"), {}
+        if kind == "pdf":
+            pages = (read_pdf or load_pdf)(path, source)
+        elif kind == "html":
+            from rag_qa.ingest.html import load_html
+
+            pages, meta = load_html(path, source)
+        elif kind == "docx":
+            from rag_qa.ingest.docx import load_docx
+
+            pages, meta = load_docx(path, source)
         else:
-            pages, kind = load_text(path, source), "text"
+            pages = load_text(path, source)
     except PermissionError as err:
         raise LoadError(source, "permission denied", "check the file's permissions") from err
     except FileNotFoundError as err:
         raise LoadError(source, "the file disappeared while it was being read") from err
     except OSError as err:
         raise LoadError(source, f"cannot be read ({err.strerror or err})") from err
-    return RawDocument(source, kind, tuple(pages), sidecar, digest)
+    return RawDocument(source, kind, tuple(pages), sidecar, digest, meta)

@@ -93,7 +93,12 @@ def build_document(raw: RawDocument) -> Document:
 
     side = raw.sidecar
     all_lines = [ln for p in pages for ln in p.text.splitlines()]
-    title = side.get("title") or find_title(all_lines) or fallback_title(raw.source)
+    title = (
+        side.get("title")
+        or find_title(all_lines)
+        or raw.meta.get("title")
+        or fallback_title(raw.source)
+    )
     full_text = "\n".join(p.text for p in pages)
     doc_type = side.get("doc_type") or find_doc_type(title, full_text)
 
@@ -120,6 +125,11 @@ def build_document(raw: RawDocument) -> Document:
     published = D.find_published_date(raw_pages)
     if published and published.rule != "originally-published":
         candidates.append(published)
+    if raw.meta.get("date"):  # an HTML page's meta tags, a Word file's core properties
+        iso = _check_iso(raw.meta["date"], raw.source, "date", warnings)
+        if iso:
+            rule = raw.meta.get("date_rule", "document-metadata")
+            candidates.append(DateMention("document", iso, rule, f"{rule}: {iso}"))
     from_name = D.find_filename_date(raw.source)
     if from_name:
         candidates.append(from_name)
