@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from rag_qa.ingest import dates as D
-from rag_qa.ingest.clean import clean_pages, clean_text
+from rag_qa.ingest.clean import MARKDOWN_HEADING, clean_pages, clean_text
 from rag_qa.ingest.facts import Found, find_council, find_kind
 from rag_qa.ingest.judgements import COMBINED, find_inspectors, find_judgements
 from rag_qa.ingest.loaders import LoadError, RawDocument
@@ -38,7 +38,8 @@ def _tidy_title(text: str) -> str:
 
 
 def find_title(lines: list[str]) -> str | None:
-    head = [ln.strip() for ln in lines[:25] if ln.strip()]
+    # A Markdown heading's text without its "#" marks (.md files, web pages, Word files).
+    head = [MARKDOWN_HEADING.sub(r"\g<text>", ln.strip()) for ln in lines[:25] if ln.strip()]
     for i, line in enumerate(head):
         if LETTER_SUBJECT.match(line):
             return _tidy_title(line)
