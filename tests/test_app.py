@@ -216,7 +216,9 @@ def test_upload_names_are_sanitised(original, expected):
     assert U.safe_upload_name(original) == expected
 
 
-@pytest.mark.parametrize("name", ["run.exe", "noextension", "x.meta.json", "page.html", ""])
+@pytest.mark.parametrize(
+    "name", ["run.exe", "noextension", "x.meta.json", "old.doc", "page.xhtml", ""]
+)
 def test_upload_types_are_refused(name):
     with pytest.raises(U.UploadRejected):
         U.safe_upload_name(name)

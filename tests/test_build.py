@@ -149,7 +149,7 @@ def test_nothing_usable_raises(tmp_path, settings):
 
     empty = tmp_path / "empty_corpus"
     empty.mkdir()
-    with pytest.raises(BuildError, match="no PDF, .txt or .md files"):
+    with pytest.raises(BuildError, match="no PDF, .txt, .md, .html, .htm or .docx files"):
         build(settings.replace(corpus_dir=empty))
     (empty / "bad.pdf").write_bytes(b"junk")
     with pytest.raises(BuildError, match="nothing could be indexed"):

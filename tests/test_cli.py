@@ -111,7 +111,7 @@ def test_empty_corpus_message(run, tmp_path):
     empty.mkdir()
     result = run("index", corpus=empty)
     assert result.exit_code == 1
-    assert "no PDF, .txt or .md files in" in result.output
+    assert "no PDF, .txt, .md, .html, .htm or .docx files in" in result.output
 
 
 def test_broken_file_warns_but_succeeds(run, corpus):

@@ -99,12 +99,17 @@ def test_list_corpus_skips_sidecars_hidden_and_unsupported(tmp_path):
         "sub/c.md",
         "a.txt.meta.json",
         ".hidden.txt",
-        "x.docx",
+        "x.doc",
+        "y.odt",
+        "page.htm",
+        "z.docx",
         "SOURCES.md",
     ):
         write_text(tmp_path / name, "x")
     assert [p.relative_to(tmp_path).as_posix() for p in list_corpus(tmp_path)] == [
         "a.txt",
         "b.pdf",
+        "page.htm",
         "sub/c.md",
+        "z.docx",
     ]

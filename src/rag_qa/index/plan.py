@@ -65,7 +65,8 @@ def plan_build(
     files = list_files(corpus_dir)
     if not files:
         raise BuildError(
-            f"no PDF, .txt or .md files in {corpus_dir}; add documents and run rag-qa index again"
+            f"no PDF, .txt, .md, .html, .htm or .docx files in {corpus_dir}; add documents and "
+            "run rag-qa index again"
         )
     entries, to_parse, reuse = _compare(files, manifest, corpus_dir, summary)
     timings["scan"] = time.perf_counter() - t0

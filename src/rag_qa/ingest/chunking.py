@@ -114,7 +114,8 @@ def document_units(doc: Document, tokenizer: Tokenizer) -> tuple[str, list[int],
     for start, end, heading in merged:
         text = full[start:end]
         if heading:
-            section = re.sub(r"(?<=[A-Za-z?])\d{1,2}$|\s+\d{1,3}$", "", text.strip()).rstrip("?: ")
+            name = text.strip().lstrip("#").strip()
+            section = re.sub(r"(?<=[A-Za-z?])\d{1,2}$|\s+\d{1,3}$", "", name).rstrip("?: ")
         units.append(Unit(start, end, tokenizer.count(text), section, heading))
     return full, offsets, units
 

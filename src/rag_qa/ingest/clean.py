@@ -82,10 +82,16 @@ KNOWN_HEADINGS = [
 HEADING_RE = re.compile(r"^(?:\d+(?:\.\d+)*\.?\s+)?(?:" + "|".join(KNOWN_HEADINGS) + ")", re.I)
 
 
+# A Markdown heading: how .md files, and the HTML and Word loaders, mark theirs.
+MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>\S.*)$")
+
+
 def is_heading(line: str) -> bool:
     text = line.strip()
     if len(text) > 160 or not text:
         return False
+    if MARKDOWN_HEADING.match(text):
+        return True
     if HEADING_RE.match(text):
         # A known phrase that opens a long sentence is not a heading.
         return len(text) < 100 or not text.endswith(".")

@@ -18,7 +18,17 @@ from pathlib import Path
 
 from rag_qa.ingest.ocr import INSTALL_HINT, OcrOptions, missing_tools, ocr_pages
 
-SUPPORTED = (".pdf", ".txt", ".md")
+# Every file type a corpus may hold, and how it is read: the one place that decides (the index
+# build, the upload and the upload's file picker all read it).
+FORMATS = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".md": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".docx": "docx",
+}
+SUPPORTED = tuple(FORMATS)
 DEFAULT_OCR = OcrOptions()
 SIDECAR_SUFFIX = ".meta.json"
 SIDECAR_FIELDS = {"title", "date", "source_url", "doc_type", "visit_start", "visit_end"}
@@ -35,11 +45,13 @@ class LoadError(Exception):
 @dataclass(frozen=True)
 class RawDocument:
     source: str
-    kind: str  # "pdf" or "text"
+    kind: str  # FORMATS' values: "pdf", "text", "html" or "docx"
     pages: tuple[tuple[int | None, str], ...]  # (page number or None, raw text)
     sidecar: dict
     content_hash: str
-    # What the reading found besides the text: "ocr_pages" (the pages read by OCR).
+    # What the reading found besides the text: "title", "date" (ISO) with "date_rule" (an HTML
+    # page's meta tags, a Word file's core properties; the text and sidecar win), and
+    # "ocr_pages" (a PDF's pages read by OCR).
     meta: dict = field(default_factory=dict)
 
 
@@ -333,13 +345,21 @@ def load_file(
     try:
         digest = file_hash(path)
         sidecar = read_sidecar(path, source)
-        meta: dict = {}
-        if path.suffix.lower() == ".pdf":
-            pages, kind = (read_pdf or load_pdf)(path, source), "pdf"
+        kind, meta = FORMATS.get(path.suffix.lower(), "text"), {}
+        if kind == "pdf":
+            pages = (read_pdf or load_pdf)(path, source)
             if getattr(pages, "ocr", ()):
                 meta["ocr_pages"] = list(pages.ocr)
+        elif kind == "html":
+            from rag_qa.ingest.html import load_html
+
+            pages, meta = load_html(path, source)
+        elif kind == "docx":
+            from rag_qa.ingest.docx import load_docx
+
+            pages, meta = load_docx(path, source)
         else:
-            pages, kind = load_text(path, source), "text"
+            pages = load_text(path, source)
     except PermissionError as err:
         raise LoadError(source, "permission denied", "check the file's permissions") from err
     except FileNotFoundError as err:

@@ -6,7 +6,7 @@ import hashlib
 import re
 
 from rag_qa.ingest import dates as D
-from rag_qa.ingest.clean import clean_pages, clean_text
+from rag_qa.ingest.clean import MARKDOWN_HEADING, clean_pages, clean_text
 from rag_qa.ingest.facts import Found, find_council, find_kind
 from rag_qa.ingest.judgements import COMBINED, find_inspectors, find_judgements
 from rag_qa.ingest.loaders import LoadError, RawDocument
@@ -38,7 +38,8 @@ def _tidy_title(text: str) -> str:
 
 
 def find_title(lines: list[str]) -> str | None:
-    head = [ln.strip() for ln in lines[:25] if ln.strip()]
+    # A Markdown heading's text without its "#" marks (.md files, web pages, Word files).
+    head = [MARKDOWN_HEADING.sub(r"\g<text>", ln.strip()) for ln in lines[:25] if ln.strip()]
     for i, line in enumerate(head):
         if LETTER_SUBJECT.match(line):
             return _tidy_title(line)
@@ -93,7 +94,12 @@ def build_document(raw: RawDocument) -> Document:
 
     side = raw.sidecar
     all_lines = [ln for p in pages for ln in p.text.splitlines()]
-    title = side.get("title") or find_title(all_lines) or fallback_title(raw.source)
+    title = (
+        side.get("title")
+        or find_title(all_lines)
+        or raw.meta.get("title")
+        or fallback_title(raw.source)
+    )
     full_text = "\n".join(p.text for p in pages)
     doc_type = side.get("doc_type") or find_doc_type(title, full_text)
 
@@ -120,6 +126,11 @@ def build_document(raw: RawDocument) -> Document:
     published = D.find_published_date(raw_pages)
     if published and published.rule != "originally-published":
         candidates.append(published)
+    if raw.meta.get("date"):  # an HTML page's meta tags, a Word file's core properties
+        iso = _check_iso(raw.meta["date"], raw.source, "date", warnings)
+        if iso:
+            rule = raw.meta.get("date_rule", "document-metadata")
+            candidates.append(DateMention("document", iso, rule, f"{rule}: {iso}"))
     from_name = D.find_filename_date(raw.source)
     if from_name:
         candidates.append(from_name)

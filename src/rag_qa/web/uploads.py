@@ -10,11 +10,16 @@ import re
 import unicodedata
 from pathlib import Path
 
-from rag_qa.ingest.loaders import SUPPORTED, LoadError, decode_text
+from rag_qa.ingest.loaders import FORMATS, SUPPORTED, LoadError, decode_text
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# What a web page opens with (after blank space, comments and an XML declaration).
+HTML_START = re.compile(
+    r"^(?:\s|<!--.*?-->|<\?xml[^>]*\?>)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
+    re.I | re.S,
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,8 +55,9 @@ def safe_upload_name(original: str) -> str:
 
 
 def check_upload(data: bytes, name: str) -> str:
-    """The kind of file ("pdf" or "text") when ``data`` is what the extension of ``name`` says;
-    raises UploadRejected otherwise (empty, too large, not a PDF, not text)."""
+    """The kind of file (``FORMATS``' values: "pdf", "text", "html" or "docx") when ``data``
+    is what the extension of ``name`` says; raises UploadRejected otherwise (empty, too large,
+    not a PDF, not text, not a web page, not a Word .docx)."""
     ext = Path(name).suffix.lower()
     if not data:
         raise UploadRejected(f"{name}: the file is empty")
@@ -59,12 +65,21 @@ def check_upload(data: bytes, name: str) -> str:
         raise UploadRejected(
             f"{name}: {len(data) / 1e6:.1f} MB is over the {MAX_UPLOAD_BYTES // 2**20} MB limit"
         )
-    if ext == ".pdf":
+    if ext not in SUPPORTED:
+        raise UploadRejected(f"{name}: only {', '.join(SUPPORTED)} files can be added")
+    kind = FORMATS[ext]
+    if kind == "pdf":
         if not data.startswith(b"%PDF-"):
             raise UploadRejected(f"{name}: not a PDF (it does not start with %PDF)")
         return "pdf"
-    if ext not in SUPPORTED:
-        raise UploadRejected(f"{name}: only {', '.join(SUPPORTED)} files can be added")
+    if kind == "docx":
+        from rag_qa.ingest.docx import check_package
+
+        try:  # a zip holding word/document.xml, not password-protected, not a zip bomb
+            check_package(data, name).close()
+        except LoadError as err:
+            raise UploadRejected(str(err)) from err
+        return "docx"
     try:  # strict: what is not UTF-8 or UTF-16 is refused here, not read as cp1252
         text = decode_text(data, name, strict=True)
     except UnicodeDecodeError as err:
@@ -73,7 +88,11 @@ def check_upload(data: bytes, name: str) -> str:
         raise UploadRejected(f"{name}: not a text file (binary or blank)") from err
     if "\x00" in text or not text.strip():
         raise UploadRejected(f"{name}: not a text file (binary or blank)")
-    return "text"
+    if kind == "html" and not HTML_START.match(text.lstrip("\ufeff")[:65536]):
+        raise UploadRejected(
+            f"{name}: not a web page (it does not start with <!DOCTYPE html> or <html>)"
+        )
+    return kind
 
 
 def store_upload(data: bytes, original_name: str, corpus_dir: Path) -> Path:
