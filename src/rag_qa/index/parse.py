@@ -84,7 +84,9 @@ def parse_files(
             finally:
                 timings["parse"] += time.perf_counter() - t1
             t2 = time.perf_counter()
-            doc_chunks = chunk_document(doc, tokenizer, ingest.chunk_tokens, ingest.overlap_tokens)
+            doc_chunks = chunk_document(
+                doc, tokenizer, ingest.chunk_tokens, ingest.overlap_tokens, ingest.max_chunk_chars
+            )
             timings["chunk"] += time.perf_counter() - t2
             for w in doc.warnings:
                 log.warning("%s", w)

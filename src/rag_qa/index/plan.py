@@ -20,7 +20,7 @@ from rag_qa.index import generations as G
 from rag_qa.index.loaded import open_index
 from rag_qa.index.store import Store
 from rag_qa.index.summary import BuildError, BuildSummary
-from rag_qa.ingest.loaders import file_hash, sidecar_path
+from rag_qa.ingest.loaders import file_hash, outside_corpus, sidecar_path
 from rag_qa.records import Chunk, Document
 from rag_qa.settings import Settings
 
@@ -86,6 +86,11 @@ def _compare(
     reuse: list[str] = []
     for path in files:
         source = path.relative_to(corpus_dir).as_posix()
+        escape = outside_corpus(path, corpus_dir)
+        if escape:  # never hashed, never read
+            summary.skipped[source] = escape
+            log.warning("skipped %s: %s", source, escape)
+            continue
         entry = _file_entry(path, source, old_files.get(source) or old_skipped.get(source), summary)
         if entry is None:
             continue

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from rag_qa.ingest.clean import is_heading
 from rag_qa.records import PAGE_JOIN, Chunk, Document
+from rag_qa.settings import IngestSettings
 from rag_qa.text.sentences import split_sentences
 
 
@@ -135,22 +136,48 @@ def _split_long(unit: Unit, full: str, budget: int, tokenizer: Tokenizer) -> lis
     return pieces
 
 
+def _split_chars(unit: Unit, full: str, max_chars: int, tokenizer: Tokenizer) -> list[Unit]:
+    """Cut a unit longer than ``max_chars`` characters into pieces of at most that many, at the
+    last space of each piece where there is one: a run of text without spaces counts as one
+    token (the model's tokenizer reads a word of over 100 characters as one unknown token), so
+    the token budget alone would let a 2 MB line of one letter be one passage."""
+    if unit.end - unit.start <= max_chars:
+        return [unit]
+    pieces, a = [], unit.start
+    while a < unit.end:
+        b = min(a + max_chars, unit.end)
+        if b < unit.end:
+            space = full.rfind(" ", a + max_chars // 2, b)
+            b = space + 1 if space > 0 else b
+        pieces.append(Unit(a, b, tokenizer.count(full[a:b]), unit.section, unit.heading))
+        a = b
+    return pieces
+
+
 def chunk_document(
-    doc: Document, tokenizer: Tokenizer, chunk_tokens: int, overlap_tokens: int
+    doc: Document,
+    tokenizer: Tokenizer,
+    chunk_tokens: int,
+    overlap_tokens: int,
+    max_chars: int = IngestSettings.max_chunk_chars,
 ) -> list[Chunk]:
+    """The document's passages: whole sentences up to ``chunk_tokens`` tokens (and never over
+    ``max_chars`` characters), overlapping by up to ``overlap_tokens``."""
     full, offsets, units = document_units(doc, tokenizer)
     flat: list[Unit] = []
     for u in units:
-        flat.extend(
+        for piece in (
             _split_long(u, full, chunk_tokens, tokenizer) if u.tokens > chunk_tokens else [u]
-        )
+        ):
+            flat.extend(_split_chars(piece, full, max_chars, tokenizer))
 
     groups: list[list[Unit]] = []
     current: list[Unit] = []
     used = 0
     for u in flat:
         new_section = u.heading and current and used >= chunk_tokens // 4
-        if current and (used + u.tokens > chunk_tokens or new_section):
+        too_long = current and u.end - current[0].start > max_chars
+        if current and (used + u.tokens > chunk_tokens or new_section or too_long):
             groups.append(current)
             carry: list[Unit] = []
             if not u.heading:
@@ -162,7 +189,10 @@ def chunk_document(
                         break
                     carry.insert(0, prev)
                     kept += prev.tokens
-                while carry and sum(c.tokens for c in carry) + u.tokens > chunk_tokens:
+                while carry and (
+                    sum(c.tokens for c in carry) + u.tokens > chunk_tokens
+                    or u.end - carry[0].start > max_chars
+                ):
                     carry.pop(0)
             current, used = carry, sum(c.tokens for c in carry)
         current.append(u)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,11 @@ FORMATS = {
 SUPPORTED = tuple(FORMATS)
 DEFAULT_OCR = OcrOptions()
 SIDECAR_SUFFIX = ".meta.json"
-SIDECAR_FIELDS = {"title", "date", "source_url", "doc_type", "visit_start", "visit_end"}
+log = logging.getLogger(__name__)
+SIDECAR_FIELDS = {
+    "title", "date", "source_url", "doc_type", "visit_start", "visit_end", "council", "kind",
+}  # fmt: skip
+MAX_SIDECAR_VALUE = 1000  # characters of one metadata value
 
 
 class LoadError(Exception):
@@ -60,18 +65,36 @@ def is_sidecar(path: Path) -> bool:
 
 
 def list_corpus(corpus_dir: Path) -> list[Path]:
-    """Indexable files under ``corpus_dir``, sorted; hidden files and sidecars excluded."""
+    """Indexable files under ``corpus_dir``, sorted; hidden files and sidecars excluded. Links
+    to folders are not followed (a link back up would loop); a linked file is listed, and
+    ``outside_corpus`` decides whether it may be read."""
     files = []
-    for path in corpus_dir.rglob("*"):
-        rel = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
-            continue
-        if is_sidecar(path) or path.suffix.lower() not in SUPPORTED:
-            continue
-        if path.name.upper() in ("SOURCES.MD", "README.MD"):
-            continue
-        files.append(path)
+    for folder, dirs, names in os.walk(corpus_dir, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for d in dirs:
+            if (Path(folder) / d).is_symlink():
+                log.warning("not following %s: a link to a folder", Path(folder) / d)
+        for name in names:
+            path = Path(folder) / name
+            if name.startswith(".") or is_sidecar(path) or path.suffix.lower() not in SUPPORTED:
+                continue
+            if name.upper() in ("SOURCES.MD", "README.MD") or not path.is_file():
+                continue
+            files.append(path)
     return sorted(files, key=lambda p: p.relative_to(corpus_dir).as_posix())
+
+
+def outside_corpus(path: Path, corpus_dir: Path) -> str | None:
+    """Why ``path`` (or its sidecar) may not be read: it resolves outside ``corpus_dir`` (a
+    symbolic link out of the corpus); None when it is inside."""
+    root = corpus_dir.resolve()
+    side = sidecar_path(path)
+    for what, candidate in (("it", path), ("its metadata file", side)):
+        if candidate is side and not side.is_symlink():
+            continue  # a plain sidecar beside a file inside is inside
+        if not candidate.resolve().is_relative_to(root):
+            return f"{what} links to a file outside the corpus ({candidate.resolve()}); not read"
+    return None
 
 
 def sidecar_path(path: Path) -> Path:
@@ -102,10 +125,20 @@ def read_sidecar(path: Path, source: str) -> dict:
         raise LoadError(source, f"metadata file {side.name} must hold a JSON object")
     unknown = set(data) - SIDECAR_FIELDS
     if unknown:
-        logging.getLogger(__name__).warning(
-            "%s: ignoring unknown metadata fields %s", side.name, sorted(unknown)
-        )
-    return {k: v for k, v in data.items() if k in SIDECAR_FIELDS and v}
+        log.warning("%s: ignoring unknown metadata fields %s", side.name, sorted(unknown))
+    kept = {}
+    for key, value in data.items():
+        if key not in SIDECAR_FIELDS or value in (None, ""):
+            continue
+        if not isinstance(value, str) or len(value) > MAX_SIDECAR_VALUE:
+            what = f"{type(value).__name__}" if not isinstance(value, str) else "over-long text"
+            log.warning(
+                "%s: metadata %r must be text of at most %d characters, got %s; ignored",
+                side.name, key, MAX_SIDECAR_VALUE, what,
+            )  # fmt: skip
+            continue
+        kept[key] = value
+    return kept
 
 
 def decode_text(data: bytes, source: str, strict: bool = False) -> str:
@@ -332,6 +365,9 @@ def load_file(
     process (``load_pdf``), the index build passes ``rag_qa.ingest.pdf_sandbox.PdfParser`` instead.
     """
     source = path.relative_to(corpus_dir).as_posix()
+    escape = outside_corpus(path, corpus_dir)
+    if escape:
+        raise LoadError(source, escape, "copy the file into the corpus folder instead")
     try:
         size = path.stat().st_size
     except FileNotFoundError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 
 from rag_qa.ingest import dates as D
 from rag_qa.ingest.clean import MARKDOWN_HEADING, clean_pages, clean_text
@@ -157,7 +158,7 @@ def build_document(raw: RawDocument) -> Document:
         dates=tuple(mentions),
         pages=pages,
         content_hash=raw.content_hash,
-        source_url=side.get("source_url"),
+        source_url=_web_address(side.get("source_url"), raw.source, warnings),
         warnings=tuple(warnings),
         council=council,
         kind=kind,
@@ -196,8 +197,24 @@ def _report_facts(kind: str, pages) -> list[Fact]:
     return facts
 
 
+def _web_address(value: str | None, source: str, warnings: list[str]) -> str | None:
+    """A sidecar's ``source_url`` when it is an http(s) address (never javascript: or file:)."""
+    if not value or re.match(r"https?://[^\s]+$", value, re.I):
+        return value or None
+    warnings.append(f"{source}: metadata 'source_url' must be an http(s) address; ignored")
+    return None
+
+
 def _check_iso(value: str, source: str, field: str, warnings: list[str]) -> str | None:
+    """``value`` when it is a real day written YYYY-MM-DD ("2024-13-45" is not)."""
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", value):
-        return value
-    warnings.append(f"{source}: metadata '{field}' must be YYYY-MM-DD, got {value!r}; ignored")
+        try:
+            date.fromisoformat(value)
+            return value
+        except ValueError:
+            pass
+    shown = value if isinstance(value, str) and len(value) <= 40 else type(value).__name__
+    warnings.append(
+        f"{source}: metadata '{field}' must be a date YYYY-MM-DD, got {shown!r}; ignored"
+    )
     return None
