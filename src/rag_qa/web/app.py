@@ -19,6 +19,8 @@ The web layer, by module:
 - ``views``: the HTML and Markdown (tables, timelines, the SVG plot); ``uploads``: checking
   and storing uploaded files; ``reports``: the Index tab's rows, filtered and sorted;
 - ``layout``: the Gradio Blocks per tab, wired to the handlers by thin adapters;
+- ``guard``: the ASGI middleware in front of Gradio's routes (request sizes, the upload and
+  file routes, login back-off, security headers; see SECURITY.md);
 - here: building the app (``create_app``), logins (``parse_auth``), ``launch`` and ``serve``.
 
 ``gradio`` is imported only by ``layout``, which is imported inside ``create_app``, so the CLI
