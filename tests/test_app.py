@@ -440,12 +440,10 @@ def test_no_file_outside_the_corpus_is_served(running):
     app, url, settings = running
     index_file = next((settings.index_dir).glob("gen-*/manifest.json"))
     for path in (index_file, Path(A.__file__), settings.corpus_dir / PDF_SOURCE):
-        if path.suffix == ".pdf" and app.service.pdf_via_iframe:
-            continue  # without pdftoppm the corpus is served for the PDF viewer
         assert _status(f"{url}gradio_api/file={quote(str(path.resolve()))}") in (403, 404)
     kwargs = app.launch_kwargs
     assert str(settings.index_dir.resolve()) in kwargs["blocked_paths"]
-    assert set(kwargs["allowed_paths"]) <= {str(settings.corpus_dir.resolve())}
+    assert kwargs["allowed_paths"] == []  # never the corpus
     assert kwargs["max_file_size"]
 
 

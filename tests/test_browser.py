@@ -61,7 +61,15 @@ def test_ask_read_cited_passage_and_vote(served):
             page.set_default_timeout(30_000)
             requested: list[str] = []
             page.on("request", lambda request: requested.append(request.url))
-            page.goto(url)
+            blocked: list[str] = []  # what the Content-Security-Policy refused
+            page.on(
+                "console",
+                lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            response = page.goto(url)
+            headers = response.headers
+            assert "frame-ancestors 'none'" in headers["content-security-policy"]
+            assert headers["x-content-type-options"] == "nosniff"
             page.locator("#rq-question textarea").fill(
                 "What did inspectors say about management oversight?"
             )
@@ -92,6 +100,7 @@ def test_ask_read_cited_passage_and_vote(served):
             browser.close()
     outside = [u for u in requested if not u.startswith((url, "data:", "blob:"))]
     assert not outside, f"the page fetched from elsewhere: {outside[:5]}"
+    assert not blocked, f"the page needs what its CSP refuses: {blocked[:3]}"
     record = json.loads(feedback.read_text().splitlines()[-1])
     assert record["vote"] == "up" and PDF_SOURCE in record["sources"]
 

@@ -493,12 +493,18 @@ def _echo_doc(doc, entry: dict) -> None:
 @common_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=7860, show_default=True)
-@click.option("--allow-upload", is_flag=True, help="Let users add PDF/text files to the corpus.")
+@click.option(
+    "--allow-upload",
+    is_flag=True,
+    help="Let users add PDF/text files to the corpus (off: the upload route answers 403).",
+)
 @click.option(
     "--auth",
     default=None,
-    metavar="USER:PASSWORD|FILE",
-    help="Require a login: user:password, or a file of such lines.",
+    metavar="FILE|env:VAR|USER:PASSWORD",
+    help="Require a login: a FILE of user:password lines, or env:VAR (the environment "
+    "variable VAR holds them). A literal user:password still works but is visible to every "
+    "local user in the process list (a warning is printed).",
 )
 @click.option(
     "--feedback",

@@ -19,6 +19,8 @@ The web layer, by module:
 - ``views``: the HTML and Markdown (tables, timelines, the SVG plot); ``uploads``: checking
   and storing uploaded files; ``reports``: the Index tab's rows, filtered and sorted;
 - ``layout``: the Gradio Blocks per tab, wired to the handlers by thin adapters;
+- ``guard``: the ASGI middleware in front of Gradio's routes (request sizes, the upload and
+  file routes, login back-off, security headers; see SECURITY.md);
 - here: building the app (``create_app``), logins (``parse_auth``), ``launch`` and ``serve``.
 
 ``gradio`` is imported only by ``layout``, which is imported inside ``create_app``, so the CLI
@@ -27,7 +29,14 @@ stays fast to start.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
 import os
+import shutil
+import signal
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,12 +44,26 @@ from pathlib import Path
 
 from rag_qa.engine import Engine, Filters
 from rag_qa.settings import Settings
+from rag_qa.web.guard import Guard, LoginLimiter
 from rag_qa.web.handlers import EXAMPLES, Handlers
 from rag_qa.web.memory import HeapTrimmer
 from rag_qa.web.service import Service
 from rag_qa.web.uploads import MAX_UPLOAD_BYTES
 
-__all__ = ["EXAMPLES", "App", "Service", "create_app", "launch", "parse_auth", "serve"]
+__all__ = [
+    "EXAMPLES",
+    "App",
+    "Service",
+    "auth_is_literal",
+    "create_app",
+    "launch",
+    "parse_auth",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # any request but an upload: a question is at most a few KB
 
 
 @dataclass
@@ -48,6 +71,18 @@ class App:
     demo: object
     service: Service
     launch_kwargs: dict
+    limiter: LoginLimiter | None = None
+
+
+def private_upload_dir() -> Path:
+    """Gradio's upload and cache folder for this process: GRADIO_TEMP_DIR when it is set,
+    otherwise a new private folder (mode 0700, removed at exit), so that no other Gradio app
+    on the machine shares it (its files could otherwise be quoted into our corpus)."""
+    if not os.environ.get("GRADIO_TEMP_DIR"):
+        folder = tempfile.mkdtemp(prefix="rag-qa-gradio-")
+        atexit.register(shutil.rmtree, folder, True)
+        os.environ["GRADIO_TEMP_DIR"] = folder
+    return Path(os.environ["GRADIO_TEMP_DIR"]).resolve()
 
 
 def create_app(
@@ -70,21 +105,23 @@ def create_app(
     from rag_qa.web import layout
 
     web = settings.web
-    service = Service(settings, embedder, feedback_file, engine=engine)
+    upload_dir = private_upload_dir()
+    service = Service(settings, embedder, feedback_file, engine=engine, upload_dir=upload_dir)
     handlers = Handlers(service, max_turns)
     ttl = state_ttl if state_ttl is not None else web.state_ttl_s
     demo = layout.build_blocks(handlers, allow_upload=allow_upload, state_ttl=ttl)
     demo.queue(default_concurrency_limit=concurrency, max_size=max(8, concurrency * 8))
-    corpus = str(settings.corpus_dir.resolve())
-    blocked = [str(settings.index_dir.resolve())]
+    blocked = [str(settings.corpus_dir.resolve()), str(settings.index_dir.resolve())]
     if feedback_file is not None:
         blocked.append(str(feedback_file.resolve()))
     sessions = max_sessions if max_sessions is not None else web.max_sessions
     launch_kwargs = {
         "max_file_size": MAX_UPLOAD_BYTES if allow_upload else 1024 * 1024,
-        # PDFs are shown as rendered PNGs; only without pdftoppm is corpus/ served (iframe).
-        "allowed_paths": [corpus] if service.pdf_via_iframe else [],
+        # Never the corpus: PDFs are shown as rendered PNGs (Gradio serves its copies from its
+        # cache); without pdftoppm, as the page's text only.
+        "allowed_paths": [],
         "blocked_paths": blocked,
+        "run_history": False,  # no questions or answers kept in the browser
         **layout.look(),
         "footer_links": ["api"],
         "ssr_mode": False,
@@ -96,36 +133,67 @@ def create_app(
         # is 10,000, each holding its own copy of the page's config and last outputs.
         "state_session_capacity": max(1, sessions),
     }
-    return App(demo, service, launch_kwargs)
+    limiter = LoginLimiter()
+    launch_kwargs["app_kwargs"] = {"middleware": [_guard(service, allow_upload, limiter)]}
+    return App(demo, service, launch_kwargs, limiter)
+
+
+def _guard(service: Service, allow_upload: bool, limiter: LoginLimiter):
+    """The Guard middleware (request sizes, uploads, the file route, logins, headers)."""
+    from starlette.middleware import Middleware
+
+    return Middleware(
+        Guard,
+        file_roots=[service.upload_dir, service.page_dir, service.export_dir],
+        allow_upload=allow_upload,
+        max_body=MAX_BODY_BYTES,
+        max_upload=4 * MAX_UPLOAD_BYTES,
+        limiter=limiter,
+    )
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """``user:password``, or a file with one ``user:password`` per line (# comments and blank
-    lines ignored). None when no login is wanted; ValueError on a malformed value."""
+    """The logins from ``--auth``: ``env:VAR`` (the environment variable VAR holds them), a
+    FILE, or (visible to every local user in the process list, so warned about by ``serve``)
+    a literal ``user:password``. The variable or file holds one ``user:password`` per line
+    (# comments and blank lines ignored). None when no login is wanted; ValueError on a
+    malformed or missing value."""
     if not value:
         return None
-    path = Path(value)
-    if path.is_file():
-        lines = [
-            ln.strip()
-            for ln in path.read_text(encoding="utf-8").splitlines()
-            if ln.strip() and not ln.strip().startswith("#")
-        ]
-        where = str(path)
+    if value.startswith("env:"):
+        name = value[len("env:") :]
+        if not name or name not in os.environ:
+            raise ValueError(f"--auth {value}: the environment variable {name!r} is not set")
+        lines, where = _auth_lines(os.environ[name]), f"${name}"
+    elif Path(value).is_file():
+        lines, where = _auth_lines(Path(value).read_text(encoding="utf-8")), value
     else:
-        lines, where = [value], "--auth"
+        lines, where = [(1, value)], "--auth"
     pairs = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in lines:
         user, sep, password = line.partition(":")
         if not sep or not user.strip() or not password:
             raise ValueError(
                 f"{where}" + (f" line {number}" if where != "--auth" else "")
-                + ": expected user:password (or a file of such lines)"
+                + ": expected user:password (or env:VAR, or a file of such lines)"
             )  # fmt: skip
         pairs.append((user.strip(), password))
     if not pairs:
         raise ValueError(f"{where}: no user:password lines")
     return pairs
+
+
+def _auth_lines(text: str) -> list[tuple[int, str]]:
+    return [
+        (number, ln.strip())
+        for number, ln in enumerate(text.splitlines(), start=1)
+        if ln.strip() and not ln.strip().startswith("#")
+    ]
+
+
+def auth_is_literal(value: str | None) -> bool:
+    """Whether ``--auth`` was given the password itself (not env:VAR or a file)."""
+    return bool(value) and not value.startswith("env:") and not Path(value).is_file()
 
 
 def launch(
@@ -167,6 +235,12 @@ def serve(
         credentials = parse_auth(auth)
     except ValueError as err:
         raise click.ClickException(str(err)) from err
+    if auth_is_literal(auth):
+        click.echo(
+            "warning: --auth user:password is visible to every local user (in the process "
+            "list); use --auth FILE or --auth env:VAR",
+            err=True,
+        )
     started = time.perf_counter()
     engine = Engine.open(settings, embedder_factory)
     app = create_app(
@@ -193,7 +267,31 @@ def serve(
             err=True,
         )
     trimmer = HeapTrimmer(lambda: app.service.answers, settings.web.trim_every_s).start()
+    restore = exit_cleanly_on_signals(app.service.cleanup)
     try:
         launch(app, host, port, credentials)
     finally:
         trimmer.stop()
+        app.service.cleanup()
+        restore()
+
+
+def exit_cleanly_on_signals(cleanup: Callable[[], None]) -> Callable[[], None]:
+    """On SIGTERM or SIGINT: ``cleanup()`` (the rendered pages), then exit (atexit handlers
+    run: Gradio's upload folder goes too). Returns a function restoring the old handlers."""
+
+    def handler(signum, frame):  # noqa: ARG001
+        log.info("signal %d: cleaning up and exiting", signum)
+        cleanup()
+        sys.exit(128 + signum)
+
+    old = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            old[sig] = signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+    return restore

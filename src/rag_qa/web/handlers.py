@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from rag_qa.answer.export import facts_csv, turn_csv, turn_markdown
 from rag_qa.engine import Filters
@@ -38,7 +39,6 @@ from rag_qa.web.views import (
     passage_choice,
     passage_view_html,
     passages_html,
-    pdf_frame_html,
     report_page_html,
     reports_table_html,
     skipped_html,
@@ -162,8 +162,16 @@ def filters_from(
     )
 
 
-def _one_line(question: str | None) -> str:
-    return " ".join((question or "").split())
+def _one_line(question: str | None, limit: int, trim: bool = False) -> str:
+    """The question on one line. The raw string's length is checked before it is split (a
+    huge string is never split into words): over ``limit`` characters is a UserError, or with
+    ``trim`` (the /answer API) only its first ``limit`` characters are read."""
+    question = question if isinstance(question, str) else ""
+    if len(question) > limit:
+        if not trim:
+            raise UserError(f"Please keep questions under {limit} characters.")
+        question = question[:limit]
+    return " ".join(question.split())
 
 
 class Handlers:
@@ -198,12 +206,9 @@ class Handlers:
         earlier questions), within the filters the controls' values ask for; ``timeline``
         ticked always gives a timeline, unticked one when the question asks how something
         changed."""
-        question = _one_line(question)
+        question = _one_line(question, self.limits.max_question_chars)
         if not question:
             raise UserError("Type a question first, for example: " + EXAMPLES[0])
-        limit = self.limits.max_question_chars
-        if len(question) > limit:
-            raise UserError(f"Please keep questions under {limit} characters.")
         state = dict(state or new_state())
         filters = filters_from(
             self.service.choices(), y_from, y_to, types, reports, councils, kinds, judgements
@@ -267,12 +272,9 @@ class Handlers:
         chunk = self.service.engine.chunk(p["chunk_id"]) if current else None
         if chunk is None or chunk.doc_id != doc.doc_id:
             return PassageView(passage_view_html(p, doc, chunk), None)
+        # Without pdftoppm there is no image: the page's text only (the corpus is never served).
         image = self.service.pdf_page(doc, p["page"])
-        frame = ""
-        is_pdf = doc.source.lower().endswith(".pdf")
-        if image is None and p["page"] is not None and is_pdf and self.service.pdf_via_iframe:
-            frame = pdf_frame_html((self.settings.corpus_dir / doc.source).resolve(), p["page"])
-        return PassageView(passage_view_html(p, doc, chunk, frame), str(image) if image else None)
+        return PassageView(passage_view_html(p, doc, chunk), str(image) if image else None)
 
     def open_report(self, doc_id: str, page: int | None, marks: Sequence[str] = ()) -> PassageView:
         """The report ``doc_id`` at ``page`` (its first page when None), ``marks`` (e.g. the
@@ -283,11 +285,7 @@ class Handlers:
         numbers = [pg.number for pg in doc.pages if pg.number is not None]
         page = page if page in numbers else (numbers[0] if numbers else None)
         image = self.service.pdf_page(doc, page)
-        frame = ""
-        is_pdf = doc.source.lower().endswith(".pdf")
-        if image is None and page is not None and is_pdf and self.service.pdf_via_iframe:
-            frame = pdf_frame_html((self.settings.corpus_dir / doc.source).resolve(), page)
-        html = report_page_html(doc, page, [m for m in marks if m], frame)
+        html = report_page_html(doc, page, [m for m in marks if m])
         return PassageView(html, str(image) if image else None)
 
     def open_target(self, target: str | None, state: dict | None) -> PassageView:
@@ -313,14 +311,16 @@ class Handlers:
                     return self.open_passage(entries[n]["passage"])
         return PassageView("", None)
 
-    def like(self, state: dict | None, index, liked) -> dict | None:
+    def like(self, state: dict | None, index, liked, session: str = "") -> dict | None:
         """The feedback record saved for a thumbs up (``liked`` True) or down (False) on the
-        answer at ``index`` in the chat; None when there is no such answer or vote."""
+        answer at ``index`` in the chat; None when there is no such answer or vote, or when
+        ``session`` has voted too often (``Service.save_feedback``)."""
         turn = (state or {}).get("turns", {}).get(str(index))
         if turn is None or liked not in (True, False):
             return None
         record = feedback_record(turn, bool(liked))
-        self.service.save_feedback(record)
+        if not self.service.save_feedback(record, session):
+            return None
         return record
 
     # -- the Index tab -------------------------------------------------------------------
@@ -373,6 +373,13 @@ class Handlers:
         csv = self.service.write_export(facts_csv(facts), "reports")
         return ReportsView(panel + skipped_html(manifest), sort, len(shown), str(csv))
 
+    def _check_uploaded(self, path) -> None:
+        """Only a file the web server received for this app (in its upload folder)."""
+        root = self.service.upload_dir
+        where = Path(str(path)).resolve()
+        if root is None or not where.is_relative_to(root) or not where.is_file():
+            raise UploadRejected(f"{Path(str(path)).name}: not a file uploaded to this page")
+
     def upload(self, paths, before_update: Callable[[], None] | None = None) -> UploadView:
         """Add the uploaded files (``paths``: one or a list) to the corpus and update the index
         (``before_update`` is called first, to show progress): one status line a file, then
@@ -383,6 +390,7 @@ class Handlers:
         saved, problems = [], []
         for path in paths:
             try:
+                self._check_uploaded(path)
                 saved.append(store_uploaded_file(path, self.settings.corpus_dir))
             except (UploadRejected, OSError) as err:
                 problems.append(str(err))
@@ -424,12 +432,11 @@ class Handlers:
     ) -> dict:
         """Answer one question (no follow-up context): the answer with its [n] markers and
         the ranked passages, each with source, title, date, page, score and text."""
-        question = _one_line(question)
+        question = _one_line(question, self.limits.max_question_chars, trim=True)
         if not question:
             raise UserError("empty question")
         filters = Filters(year_from, year_to, tuple(doc_types or ()), tuple(reports or ()))
-        limit = self.limits.max_question_chars
-        turn = self.service.ask(question[:limit], [], self._k(k), filters)
+        turn = self.service.ask(question, [], self._k(k), filters)
         return {
             "question": turn.question,
             "answer": turn.answer.text,

@@ -50,7 +50,6 @@ CSS = """
 #rq-index table, #rq-index th, #rq-index td, #rq-facts table, #rq-facts th, #rq-facts td {
   border-left: 0 !important; border-right: 0 !important; border-top: 0 !important;}
 .rq-scroll {overflow-x: auto;}
-.rq-pdf-frame {width: 100%; height: 720px; border: 1px solid var(--border-color-primary);}
 .rq-facts-head {font-weight: 600; margin: 4px 0 6px;}
 .rq-facts {font-size: 0.78em;}
 .rq-index.rq-facts th, .rq-index.rq-facts td {padding: 4px 5px;}
@@ -364,8 +363,9 @@ def wire_ask(handlers: Handlers, tab: AskTab, state: gr.State) -> list:
     def on_target(state, event: gr.EventData):
         return _opened(handlers.open_target((event._data or {}).get("open"), state))
 
-    def on_like(state, data: gr.LikeData):
-        if handlers.like(state, data.index, data.liked) is not None:
+    def on_like(state, data: gr.LikeData, request: gr.Request):
+        session = getattr(request, "session_hash", None) or ""
+        if handlers.like(state, data.index, data.liked, session) is not None:
             gr.Info("Thanks: your feedback was saved.")
 
     def on_clear():

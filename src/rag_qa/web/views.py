@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from urllib.parse import quote
 
 from rag_qa.answer.extract import Answer
 from rag_qa.records import Chunk, Document, format_date
@@ -111,7 +110,7 @@ def context_html(doc: Document, chunk: Chunk, sentences: Sequence[str] = ()) -> 
 def passage_view_html(p: dict, doc: Document | None, chunk: Chunk | None, frame: str = "") -> str:
     """A chosen passage (its page record ``p``) in context: a heading (rank, title, date,
     source, and the number of pages when the document is the one answered from), then
-    ``frame`` (see ``pdf_frame_html``) and the page(s) of ``doc`` with ``chunk`` highlighted;
+    ``frame`` (extra HTML) and the page(s) of ``doc`` with ``chunk`` highlighted;
     the passage alone when the document has changed since the answer (``doc`` None or of
     another content hash) or ``chunk`` is not one of its passages."""
     head = (
@@ -130,16 +129,6 @@ def passage_view_html(p: dict, doc: Document | None, chunk: Chunk | None, frame:
     if chunk is None or chunk.doc_id != doc.doc_id:
         return head + f'<div class="rq-page-text">{alone}</div>'
     return head + frame + context_html(doc, chunk, p["sentences"])
-
-
-def pdf_frame_html(pdf: Path, page: int) -> str:
-    """The PDF shown at ``page`` in an iframe, from Gradio's file route (used only when the
-    page cannot be rendered to PNG and the corpus is served)."""
-    url = "/gradio_api/file=" + quote(str(pdf))
-    return (
-        f'<iframe class="rq-pdf-frame" title="PDF page" '
-        f'src="{html.escape(url)}#page={int(page)}"></iframe>'
-    )
 
 
 # ---------------------------------------------------------------------------------------------
