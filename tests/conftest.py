@@ -133,3 +133,17 @@ def launched_app(root: Path, **options):
         yield app, url, settings
     finally:
         app.demo.close()
+
+
+def build_shipped(root: Path):
+    """The shipped corpus copied under ``root`` and indexed with the fake embedder (the Slough
+    reports, with their judgements): ``(settings, embedder)``."""
+    from rag_qa.index.build import run_build
+
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings.make(
+        corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
+    )
+    embedder = HashEmbedder()
+    run_build(settings, lambda: embedder)
+    return settings, embedder

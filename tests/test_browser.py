@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import (
-    FAKE_MODEL,
     PDF_SOURCE,
-    REPO,
-    HashEmbedder,
+    build_shipped,
     free_port,
     launched_app,
 )
@@ -147,17 +145,9 @@ CHANGE_Q = "How has management oversight changed?"
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    from rag_qa.index.build import run_build
-    from rag_qa.settings import Settings
     from rag_qa.web import app as A
 
-    root = tmp_path_factory.mktemp("shipped")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = Settings.make(
-        corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
-    )
-    embedder = HashEmbedder()
-    run_build(settings, lambda: embedder)
+    settings, embedder = build_shipped(tmp_path_factory.mktemp("shipped"))
     app = A.create_app(settings, embedder)
     _, url, _ = A.launch(app, port=free_port(), prevent_thread_lock=True)
     try:

@@ -294,17 +294,9 @@ ILACS_2019 = "children's services inspection - 04 march 2019.pdf"
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    from conftest import FAKE_MODEL, REPO, HashEmbedder
+    from conftest import build_shipped
 
-    from rag_qa.settings import Settings
-
-    root = tmp_path_factory.mktemp("shipped")
-    shutil.copytree(REPO / "corpus", root / "corpus")
-    settings = Settings.make(
-        corpus_dir=root / "corpus", index_dir=root / "index", model=FAKE_MODEL, min_similarity=0.0
-    )
-    embedder = HashEmbedder()
-    run_build(settings, lambda: embedder)
+    settings, embedder = build_shipped(tmp_path_factory.mktemp("shipped"))
     return Handlers(Service(settings, embedder))
 
 
