@@ -28,23 +28,8 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip().lower()
 
 
-def trafilatura_lines(text: str, **options) -> list[str]:
-    import trafilatura
-    from lxml import etree
-
-    xml = trafilatura.extract(
-        text,
-        output_format="xml",
-        include_tables=True,
-        include_comments=False,
-        include_formatting=True,
-        deduplicate=False,
-        **options,
-    )
-    if not xml:
-        return []
-    root = etree.fromstring(xml.encode("utf-8"), etree.XMLParser(recover=True))
-    return H.tree_blocks(root.find("main"), xml=True)
+def trafilatura_lines(text: str, favor_precision: bool = False) -> list[str]:
+    return H.main_text_lines(text, favor_precision=favor_precision)
 
 
 def readability_lines(text: str) -> list[str]:

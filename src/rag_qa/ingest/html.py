@@ -240,8 +240,9 @@ def page_date(tree) -> tuple[str, str] | None:
     return None
 
 
-def main_text_lines(text: str) -> list[str]:
-    """The page's main text as lines (trafilatura, precise mode, tables kept)."""
+def main_text_lines(text: str, favor_precision: bool = True) -> list[str]:
+    """The page's main text as lines (trafilatura, tables kept; precise mode unless asked
+    otherwise, which only tools/measure_html.py does)."""
     import trafilatura
     from lxml import etree
 
@@ -252,7 +253,7 @@ def main_text_lines(text: str) -> list[str]:
         include_comments=False,
         include_images=False,
         include_formatting=True,
-        favor_precision=True,
+        favor_precision=favor_precision,
         deduplicate=False,
     )
     if not xml:
