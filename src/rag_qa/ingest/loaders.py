@@ -308,11 +308,12 @@ def _no_text(source: str, pages: int, failed: list, ocr: OcrOptions | None) -> L
             f"no text could be read: {len(failed)} of {pages} pages failed (page {number}: {why})",
             "replace the file",
         )
-    if ocr is not None and missing_tools():
+    missing = missing_tools() if ocr is not None else []
+    if missing:
         return LoadError(
             source,
             "the PDF has no text layer (scanned image?) and OCR is not installed "
-            f"(missing: {', '.join(missing_tools())})",
+            f"(missing: {', '.join(missing)})",
             INSTALL_HINT,
         )
     return LoadError(

@@ -16,6 +16,7 @@ about 1.4 pages a second (bench/bench_ocr.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -40,12 +41,14 @@ class OcrOptions:
         return self.__dict__.copy()
 
 
-def missing_tools() -> list[str]:
-    """The OCR tools not installed here (empty: OCR works)."""
+@functools.lru_cache(maxsize=1)
+def missing_tools() -> tuple[str, ...]:
+    """The OCR tools not installed here (empty: OCR works); looked up once per process (a
+    ``tesseract --list-langs`` call), not once per scanned file."""
     missing = [tool for tool in ("pdftoppm", "tesseract") if shutil.which(tool) is None]
     if not missing and not _has_english():
         missing.append("tesseract-ocr-eng")
-    return missing
+    return tuple(missing)
 
 
 def _has_english() -> bool:
