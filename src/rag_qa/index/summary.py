@@ -25,6 +25,7 @@ class BuildSummary:
     generation: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     pages: int = 0
+    sentence_passages: int = 0  # passages stored with their sentence vectors
 
     def to_json(self) -> dict:
         return {
@@ -37,6 +38,7 @@ class BuildSummary:
             "chunks": self.chunks,
             "chunks_embedded": self.chunks_embedded,
             "pages": self.pages,
+            "sentence_passages": self.sentence_passages,
             "seconds": round(self.seconds, 3),
             "full": self.full,
             "note": self.note,

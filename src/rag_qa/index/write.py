@@ -20,6 +20,7 @@ from rag_qa.index import generations as G
 from rag_qa.index.bm25 import Bm25Index
 from rag_qa.index.embed_stage import EmbedStage
 from rag_qa.index.plan import file_stat
+from rag_qa.index.sentences import SENTENCE_VERSION
 from rag_qa.index.store import Store
 from rag_qa.index.summary import BuildSummary
 from rag_qa.index.vectors import VectorSpec, choose_vectors, write_vectors
@@ -55,6 +56,10 @@ def write_generation(
         store.add_document(doc)
     store.add_chunks(content.rows)
     store.put_embeddings(list(vectors.items()))
+    keys = {key for _, _, key in content.rows}
+    stored = [(k, b) for k, b in stage.sentences.items() if k in keys]
+    store.put_sentences(stored, SENTENCE_VERSION)
+    summary.sentence_passages = len(stored)
     store.commit()
     store.close()
     matrix = np.vstack([vectors[key] for _, _, key in content.rows]).astype(np.float32)

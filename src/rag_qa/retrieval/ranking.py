@@ -21,6 +21,7 @@ class Ranking:
     dense: np.ndarray  # cosine per passage (0, or -inf where an approximate index did not score)
     lexical: np.ndarray  # BM25 per passage
     timings: dict = field(default_factory=dict, compare=False)
+    question: np.ndarray | None = field(default=None, compare=False, repr=False)  # its vector
 
 
 def top_ids(scores: np.ndarray, pool: np.ndarray, depth: int) -> np.ndarray:
@@ -57,11 +58,14 @@ class Ranker:
             mask_ef_factor=settings.index.mask_ef_factor,
         )
 
-    def scores(self, question: str, topic: str, mode: str):
-        """The question's vector (None in bm25 mode), BM25 and dense score arrays."""
+    def scores(self, question: str, topic: str, mode: str, vector: np.ndarray | None = None):
+        """The question's vector (None in bm25 mode; ``vector``: already encoded), BM25 and
+        dense score arrays."""
         n = self.dense.size
         t0 = time.perf_counter()
-        q = self.embedder.encode([question])[0] if mode in ("dense", "hybrid") else None
+        q = None
+        if mode in ("dense", "hybrid"):
+            q = vector if vector is not None else self.embedder.encode([question])[0]
         t1 = time.perf_counter()
         lexical = (
             self.index.bm25.scores(topic if self.settings.strip_query else question)
@@ -87,13 +91,16 @@ class Ranker:
         topic: str | None = None,
         within: np.ndarray | None = None,
         promotable: np.ndarray | None = None,
+        vector: np.ndarray | None = None,
     ) -> Ranking:
         """Candidate vec_ids in rank order: those where the passage mask ``first`` is set come
         first, unless a passage outside it, where ``promotable`` is set, matches the question
         clearly better (``promote``; None: no promotion); none outside ``within``. With ``need``, the passages outside ``first`` are ranked in
         full only when ``first`` gives fewer than ``need`` (otherwise only their best few, for
-        promotion). ``topic``: what BM25 reads (default: the question)."""
-        q, lexical, dense, spent = self.scores(question, question if topic is None else topic, mode)
+        promotion). ``topic``: what BM25 reads (default: the question); ``vector``: the
+        question already encoded (questions asked together are encoded in one call)."""
+        topic = question if topic is None else topic
+        q, lexical, dense, spent = self.scores(question, topic, mode, vector)
         spent["fusion"] = 0.0
         matched = lexical > 0
         orders: list[list[int]] = []
@@ -105,18 +112,17 @@ class Ranker:
                 depth = self.settings.promote_pool  # the few that might be promoted
             orders.append(self._rank_part(q, part, lexical, dense, matched, mode, depth, spent))
         if len(orders) < 2:
-            return Ranking(orders[0] if orders else [], dense, lexical, spent)
+            return Ranking(orders[0] if orders else [], dense, lexical, spent, q)
         steered, rest = orders
         promoted = []
         if promotable is not None:
             candidates = [i for i in rest if promotable[i]]
             promoted = self.promote(steered, candidates, dense, lexical, mode)
         if early:
-            return Ranking(promoted + steered, dense, lexical, spent)
+            return Ranking(promoted + steered, dense, lexical, spent, q)
         taken = set(promoted)
-        return Ranking(
-            promoted + steered + [i for i in rest if i not in taken], dense, lexical, spent
-        )
+        order = promoted + steered + [i for i in rest if i not in taken]
+        return Ranking(order, dense, lexical, spent, q)
 
     def _rank_part(self, q, part, lexical, dense, matched, mode, depth: int, spent) -> list[int]:
         """One part's ranking (``part``: a passage mask, None for the whole index)."""

@@ -40,6 +40,8 @@ class SearchResult:
     # sentence similarity).
     states_judgement: bool = False
     timings: dict = field(default_factory=dict, compare=False)
+    # The question's vector (None in bm25 mode): the answer scores sentences against it.
+    question_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 class Retriever:
@@ -70,24 +72,28 @@ class Retriever:
         steer: bool = True,
         today: date | None = None,
         within: np.ndarray | None = None,
+        vector: np.ndarray | None = None,
     ) -> SearchResult:
         """The top ``k`` passages for ``question``; ``within`` (a boolean per document code,
-        see DocumentTable) limits them to some documents, as the chat's filters do."""
+        see DocumentTable) limits them to some documents, as the chat's filters do;
+        ``vector``: the question already encoded. ``timings`` holds each stage's seconds."""
         k = k or self.settings.retrieval.top_k
         mode = mode or self.settings.retrieval.mode
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         t0 = time.perf_counter()
         intent = analyse(question, today=today, newest=self.table.newest)
+        ta = time.perf_counter()
         first, notes, no_match, promotable, graded = self._first(intent, steer, within)
         t1 = time.perf_counter()
         limit = None if within is None else self.table.passage_mask(within)
         ranking = self.ranker.rank(
-            question, mode, first, self.head(k), intent.topic, limit, promotable
+            question, mode, first, self.head(k), intent.topic, limit, promotable, vector
         )
         t2 = time.perf_counter()
         passages = self.passages(ranking, k, by_dense=mode != "bm25")
         notes += self._councils_note(intent, passages)
+        t3 = time.perf_counter()
         order = ranking.order
         return SearchResult(
             question=question,
@@ -98,7 +104,14 @@ class Retriever:
             states_judgement=bool(graded is not None and order and graded[order[0]]),
             top_dense=float(ranking.dense[order[0]]) if order and mode != "bm25" else 0.0,
             coverage=self.coverage(intent, passages),
-            timings={"analyse": t1 - t0, **ranking.timings, "passages": time.perf_counter() - t2},
+            timings={
+                "analyse": ta - t0,
+                "steer": t1 - ta,
+                **ranking.timings,
+                "passages": t3 - t2,
+                "coverage": time.perf_counter() - t3,
+            },
+            question_vector=ranking.question,
         )
 
     def _first(self, intent: QueryIntent, steer: bool, within: np.ndarray | None):

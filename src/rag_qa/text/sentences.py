@@ -24,3 +24,31 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         spans.append((start, len(text.rstrip())))
     return spans
+
+
+# What a passage's sentences are (``unit_spans``) is part of what the index stores for each
+# passage (rag_qa.index.sentences); change this when ``unit_spans`` changes.
+UNITS_VERSION = 1
+
+
+def unit_spans(text: str) -> list[tuple[int, int]]:
+    """The passage's sentences as (start, end) offsets into ``text``, stripped, none empty.
+    A line break (paragraph, list item, heading) always ends one, except before a lower-case
+    word: that is a sentence running across a line or page break."""
+    joined = re.sub(r"\n(?=[a-z])", " ", text)
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for line in joined.split("\n"):
+        for a, b in split_sentences(line):
+            piece = line[a:b]
+            lead = len(piece) - len(piece.lstrip())
+            end = b - (len(piece) - len(piece.rstrip()))
+            if end > a + lead:
+                out.append((pos + a + lead, pos + end))
+        pos += len(line) + 1
+    return out
+
+
+def unit_text(text: str, span: tuple[int, int]) -> str:
+    """One sentence of ``unit_spans``, a line break inside it read as a space."""
+    return text[span[0] : span[1]].replace("\n", " ")
