@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import FAKE_MODEL, FIXTURES, write_text
 
 from rag_qa.cli import main
-from rag_qa.evaluation.suite import EvalError, calibrate, load_questions
+from rag_qa.evaluation.suite import EvalError, calibrate, load_questions, summarise_mode
 
 QUESTIONS = [
     {
@@ -82,6 +82,74 @@ def test_eval_thresholds_set_the_exit_code(run):
     assert run("--mode", "hybrid", "--min-mrr", "1.01").exit_code == 1
 
 
+def test_eval_show_missed_lists_the_answer_missed_questions(run, tmp_path):
+    """q1's passage is retrieved first but the answer holds none of its accepted phrases."""
+    plain = run("--mode", "hybrid")
+    assert plain.exit_code == 0, plain.output
+    assert "kind which" in plain.output and "tag lookup" in plain.output
+    assert "1 answer-missed" in plain.output and "accepted:" not in plain.output
+    result = run("--mode", "hybrid", "--show-missed")
+    assert result.exit_code == 0, result.output
+    assert "q1 [which] Which personal adviser support do care leavers receive?" in result.output
+    assert "accepted: 'no allocated personal adviser'" in result.output
+    assert "q2 [" not in result.output and "q3 [" not in result.output
+    lines = (tmp_path / "results" / "per_question.jsonl").read_text().splitlines()
+    rows = {r["id"]: r for r in map(json.loads, lines)}
+    assert rows["q1"]["answer_missed"] and rows["q1"]["kind"] == "which"
+    assert "no allocated personal adviser" in rows["q1"]["hit_passage"]["text"]
+    assert not rows["q2"]["answer_missed"] and not rows["q3"]["answer_missed"]
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())["summary"]["hybrid"]
+    assert summary["answer_missed"] == 1 and summary["hit@5_by_tag"] == {"lookup": 1.0, "pdf": 1.0}
+    assert summary["by_kind"]["which"] == {
+        "n": 1,
+        "hit@5": 1.0,
+        "answer_hit": 0.0,
+        "answer_missed": 1,
+    }
+
+
+def _row(kind, tags, hit5, answer_hit, abstained=False):
+    return {
+        "answerable": True,
+        "kind": kind,
+        "tags": tags,
+        **{f"hit@{c}": hit5 for c in (1, 3, 5, 10)},
+        "mrr@10": hit5,
+        "ndcg@10": hit5,
+        "answer_hit": answer_hit,
+        "answer_missed": hit5 == 1 and answer_hit == 0,
+        "abstained": abstained,
+        "latency_ms": 1.0,
+    }
+
+
+def test_summary_gives_answer_rates_by_kind_and_by_tag():
+    rows = [
+        _row("who", ["people"], 1.0, 1.0),
+        _row("who", ["people", "date"], 1.0, 0.0),  # missed
+        _row("when", ["date"], 1.0, 0.0, abstained=True),  # missed, abstained
+        _row("when", ["date"], 0.0, 0.0),  # not found: not missed
+        _row("number", ["number"], 1.0, 1.0),
+        {"answerable": False, "kind": "who", "tags": ["unanswerable"], "abstained": True,
+         "answer_missed": False, "latency_ms": 1.0},
+    ]  # fmt: skip
+    s = summarise_mode(rows)
+    assert s["answer_hit"] == 0.4 and s["hit@5"] == 0.8
+    assert s["answer_missed"] == 2 and s["answer_missed_abstained"] == 1
+    assert s["by_kind"] == {
+        "who": {"n": 2, "hit@5": 1.0, "answer_hit": 0.5, "answer_missed": 1},
+        "when": {"n": 2, "hit@5": 0.5, "answer_hit": 0.0, "answer_missed": 1},
+        "number": {"n": 1, "hit@5": 1.0, "answer_hit": 1.0, "answer_missed": 0},
+    }
+    assert list(s["by_kind"]) == ["who", "when", "number"]  # in KINDS order
+    assert s["by_tag"] == {
+        "date": {"n": 3, "hit@5": 0.6667, "answer_hit": 0.0, "answer_missed": 2},
+        "number": {"n": 1, "hit@5": 1.0, "answer_hit": 1.0, "answer_missed": 0},
+        "people": {"n": 2, "hit@5": 1.0, "answer_hit": 0.5, "answer_missed": 1},
+    }
+    assert s["hit@5_by_tag"] == {"date": 0.6667, "number": 1.0, "people": 1.0}
+
+
 def test_eval_beir_fixture(run, tmp_path):
     result = run("--beir", str(FIXTURES / "beir"), "--mode", "bm25")
     assert result.exit_code == 0, result.output
@@ -140,6 +208,7 @@ def test_suites_name_their_corpus_and_are_fitted_together(settings, tmp_path):
     result = CliRunner().invoke(main, [*args, "--set", "min_similarity=0"])
     assert result.exit_code == 0, result.output
     assert "small:" in result.output and "kent:" in result.output
+    assert result.output.count("hybrid: by kind, by tag") == 2  # each suite's breakdown
     assert "All suites together: 5 questions" in result.output
     for name in ("small", "kent"):
         summary = json.loads((root / "out" / name / "summary.json").read_text())

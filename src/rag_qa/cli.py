@@ -342,6 +342,12 @@ def _exported(turn, as_json: bool, fmt: str) -> str:
 )
 @click.option("--gate", is_flag=True, help="With --suite: fail below each suite's own gate.")
 @click.option(
+    "--show-missed",
+    is_flag=True,
+    help="List the answer-missed questions of the main mode (a right passage in the top 5 but "
+    "no accepted phrase in the answer): id, kind, question, answer given, accepted phrase.",
+)
+@click.option(
     "--suites",
     "suites_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -367,6 +373,7 @@ def eval_(
     min_mrr: float | None,
     suite_names: tuple[str, ...],
     gate: bool,
+    show_missed: bool,
     suites_file: Path,
     beir_dir: Path | None,
 ) -> None:
@@ -386,7 +393,8 @@ def eval_(
         return
     if suite_names:
         chosen = (suites_file, suite_names)
-        run_suites(settings, chosen, modes, k, out_dir, gate, (min_hit_at_5, min_mrr))
+        floors = (min_hit_at_5, min_mrr)
+        run_suites(settings, chosen, modes, k, out_dir, gate, floors, show_missed)
         return
     questions = E.load_questions(questions_file)
     report = E.evaluate(open_engine(settings), questions, modes, k=k)
@@ -396,13 +404,14 @@ def eval_(
     )
     click.echo(E.format_table(report["summary"]))
     click.echo("\n" + E.describe_calibration(len(questions), settings.answer, calibration))
+    click.echo("\n" + E.format_breakdown(report, show_missed))
     click.echo(f"Results in {paths['summary'].parent}/")
     failures = E.below_thresholds(report["summary"], min_hit_at_5, min_mrr)
     if failures:
         raise click.ClickException(failures)
 
 
-def run_suites(settings, chosen, modes, k, out_dir, gate, floors) -> None:
+def run_suites(settings, chosen, modes, k, out_dir, gate, floors, show_missed=False) -> None:
     """``rag-qa eval --suite``: each suite's table, then the thresholds fitted on them all."""
     from rag_qa.evaluation import suite as E
     from rag_qa.evaluation import suites as S
@@ -419,7 +428,8 @@ def run_suites(settings, chosen, modes, k, out_dir, gate, floors) -> None:
         click.echo(
             E.describe_calibration(report["questions"], settings.answer, report["calibration"])
         )
-        main = report["summary"]["hybrid" if "hybrid" in modes else modes[0]]
+        click.echo(E.format_breakdown(report, show_missed))
+        main = report["summary"][E.main_mode(modes)]
         failures += S.gate_failures(suite, main) if gate else []
         below = E.below_thresholds(report["summary"], *floors)
         failures += [f"{suite.name}: {below}"] if below else []

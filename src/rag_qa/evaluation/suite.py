@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag_qa.evaluation import metrics as M
+from rag_qa.text.question_kind import KINDS, question_kind
 
 CUTOFFS = (1, 3, 5, 10)
 
@@ -97,46 +98,67 @@ def evaluate(
         engine.ask(q.question, k=k, mode=modes[0])
     for mode in modes:
         for q in questions:
-            turn = engine.ask(q.question, k=k, mode=mode)
-            result, answer, latency = turn.result, turn.answer, turn.seconds
-            relevance = [passage_hit(q, p) for p in result.passages]
-            first = next((i + 1 for i, r in enumerate(relevance) if r), None)
-            row = {
-                "mode": mode,
-                "id": q.id,
-                "question": q.question,
-                "tags": list(q.tags),
-                "answerable": q.answerable,
-                "abstained": answer.abstained,
-                "abstain_reason": answer.reason,
-                "evidence": round(
-                    answer.similarity if answer.similarity is not None else result.top_dense, 4
-                ),
-                "coverage": round(result.coverage, 4),
-                "no_match": result.no_match,
-                "first_hit_rank": first,
-                "relevant_in_index": ideal[q.id],
-                "latency_ms": round(latency * 1000, 2),
-                "retrieved": [
-                    {"source": p.document.source, "page": p.chunk.page_start, "hit": h}
-                    for p, h in zip(result.passages, relevance, strict=True)
-                ],
-            }
-            if q.answerable:
-                for c in CUTOFFS:
-                    row[f"hit@{c}"] = M.hit_at_k(relevance, c)
-                row["mrr@10"] = M.reciprocal_rank(relevance, 10)
-                row["answer_hit"] = float(
-                    not answer.abstained
-                    and any(M.normalise(a) in M.normalise(answer.text) for a in q.answers)
-                )
-                n_rel = max(ideal[q.id], sum(relevance[:10]), 1)
-                row["ndcg@10"] = M.ndcg_at_k_binary(relevance, n_rel, 10)
-            rows.append(row)
+            rows.append(question_row(q, engine.ask(q.question, k=k, mode=mode), mode, ideal[q.id]))
     return {
         "rows": rows,
         "summary": {m: summarise_mode([r for r in rows if r["mode"] == m]) for m in modes},
     }
+
+
+def question_row(q: Question, turn, mode: str, relevant_in_index: int) -> dict:
+    """One question's row of the per-question results (per_question.jsonl).
+
+    ``answer_missed``: a right passage is in the top 5 (hit@5 = 1) but the answer holds none of
+    the accepted phrases (answer_hit = 0). An abstention with a right passage in the top 5
+    counts as missed too (the row's ``abstained`` tells the two apart): the passage was there
+    to answer from. Missed rows carry ``hit_passage``, the first of those top-5 passages."""
+    result, answer = turn.result, turn.answer
+    relevance = [passage_hit(q, p) for p in result.passages]
+    row = {
+        "mode": mode,
+        "id": q.id,
+        "question": q.question,
+        "kind": question_kind(q.question),
+        "tags": list(q.tags),
+        "answerable": q.answerable,
+        "abstained": answer.abstained,
+        "abstain_reason": answer.reason,
+        "evidence": round(
+            answer.similarity if answer.similarity is not None else result.top_dense, 4
+        ),
+        "coverage": round(result.coverage, 4),
+        "no_match": result.no_match,
+        "first_hit_rank": next((i + 1 for i, r in enumerate(relevance) if r), None),
+        "relevant_in_index": relevant_in_index,
+        "latency_ms": round(turn.seconds * 1000, 2),
+        "retrieved": [
+            {"source": p.document.source, "page": p.chunk.page_start, "hit": h}
+            for p, h in zip(result.passages, relevance, strict=True)
+        ],
+        "answer_text": answer.text,
+        "answer_missed": False,
+    }
+    if not q.answerable:
+        return row
+    for c in CUTOFFS:
+        row[f"hit@{c}"] = M.hit_at_k(relevance, c)
+    row["mrr@10"] = M.reciprocal_rank(relevance, 10)
+    row["answer_hit"] = float(
+        not answer.abstained and any(M.normalise(a) in M.normalise(answer.text) for a in q.answers)
+    )
+    n_rel = max(relevant_in_index, sum(relevance[:10]), 1)
+    row["ndcg@10"] = M.ndcg_at_k_binary(relevance, n_rel, 10)
+    row["accepted"] = list(q.answers)
+    row["answer_missed"] = row["hit@5"] == 1 and row["answer_hit"] == 0
+    if row["answer_missed"]:
+        p = next(p for p, h in zip(result.passages[:5], relevance, strict=False) if h)
+        row["hit_passage"] = {
+            "rank": p.rank,
+            "source": p.document.source,
+            "page": p.chunk.page_start,
+            "text": p.chunk.text,
+        }
+    return row
 
 
 def summarise_mode(rows: list[dict]) -> dict:
@@ -148,6 +170,7 @@ def summarise_mode(rows: list[dict]) -> dict:
     }
     latencies = [r["latency_ms"] for r in rows]
     false_abstentions = sum(r["abstained"] for r in answerable)
+    missed = [r for r in answerable if r.get("answer_missed")]
     summary.update(
         {
             "questions": len(rows),
@@ -161,18 +184,30 @@ def summarise_mode(rows: list[dict]) -> dict:
             ),
             "latency_p50_ms": round(M.percentile(latencies, 50), 2),
             "latency_p95_ms": round(M.percentile(latencies, 95), 2),
+            "answer_missed": len(missed),
+            "answer_missed_abstained": sum(r["abstained"] for r in missed),
         }
     )
     tags = sorted({t for r in answerable for t in r["tags"]})
-    summary["hit@5_by_tag"] = {
-        t: round(
-            sum(r["hit@5"] for r in answerable if t in r["tags"])
-            / sum(1 for r in answerable if t in r["tags"]),
-            4,
-        )
-        for t in tags
+    summary["by_tag"] = {t: _group([r for r in answerable if t in r["tags"]]) for t in tags}
+    summary["hit@5_by_tag"] = {t: g["hit@5"] for t, g in summary["by_tag"].items()}
+    kinds = [kind for kind in KINDS if any(r.get("kind") == kind for r in answerable)]
+    summary["by_kind"] = {
+        kind: _group([r for r in answerable if r["kind"] == kind]) for kind in kinds
     }
     return summary
+
+
+def _group(rows: list[dict]) -> dict:
+    """A group of answerable rows (one tag's, one kind's): how many, hit@5, the answer-phrase
+    rate (answer_hit) and how many were answer-missed."""
+    n = len(rows)
+    return {
+        "n": n,
+        "hit@5": round(sum(r["hit@5"] for r in rows) / n, 4),
+        "answer_hit": round(sum(r["answer_hit"] for r in rows) / n, 4),
+        "answer_missed": sum(bool(r.get("answer_missed")) for r in rows),
+    }
 
 
 def calibrate(rows: list[dict], max_false_rate: float = 0.05) -> dict:
@@ -244,9 +279,14 @@ def describe_calibration(questions: int, settings, calibration: dict) -> str:
     )
 
 
+def main_mode(modes) -> str:
+    """The mode a run is judged and described by: hybrid if it ran, else the first."""
+    return "hybrid" if "hybrid" in modes else next(iter(modes))
+
+
 def below_thresholds(summary: dict, min_hit_at_5: float | None, min_mrr: float | None) -> str:
     """ "" when the main mode (hybrid if run) meets the thresholds, else what falls short."""
-    mode = "hybrid" if "hybrid" in summary else next(iter(summary))
+    mode = main_mode(summary)
     s = summary[mode]
     failures = []
     if min_hit_at_5 is not None and s["hit@5"] < min_hit_at_5:
@@ -263,18 +303,57 @@ def format_table(summary: dict) -> str:
     header = (
         f"{'mode':<8}"
         + "".join(f"{k:>9}" for k in TABLE_KEYS)
-        + f"{'abstain':>10}{'false':>7}{'p50 ms':>8}{'p95 ms':>8}"
+        + f"{'answer':>9}{'missed':>8}{'abstain':>10}{'false':>7}{'p50 ms':>8}{'p95 ms':>8}"
     )
     lines = [header, "-" * len(header)]
     for mode, s in summary.items():
         lines.append(
             f"{mode:<8}"
             + "".join(f"{s[k]:>9.3f}" for k in TABLE_KEYS)
+            + f"{s['answer_hit']:>9.3f}{s.get('answer_missed', 0):>8}"
             + f"{s['abstained_unanswerable']:>6}/{s['unanswerable']:<3}"
             + f"{s['false_abstentions']:>7}"
             + f"{s['latency_p50_ms']:>8.1f}{s['latency_p95_ms']:>8.1f}"
         )
     return "\n".join(lines)
+
+
+def format_breakdown(report: dict, show_missed: bool = False) -> str:
+    """The main mode's answerable questions by kind and by tag: how many (n), hit@5, the
+    answer-phrase rate and the answer-missed count; with ``show_missed``, those questions."""
+    mode = main_mode(report["summary"])
+    s = report["summary"][mode]
+    header = f"{mode + ': by kind, by tag':<28}{'n':>5}{'hit@5':>8}{'answer':>8}{'missed':>8}"
+    lines = [header, "-" * len(header)]
+    for label, groups in (("kind", s["by_kind"]), ("tag", s["by_tag"])):
+        for name, g in groups.items():
+            lines.append(
+                f"{label + ' ' + name:<28}{g['n']:>5}{g['hit@5']:>8.3f}"
+                f"{g['answer_hit']:>8.3f}{g['answer_missed']:>8}"
+            )
+    lines.append(
+        f"{s['answer_missed']} answer-missed (a right passage in the top 5, no accepted phrase in "
+        f"the answer; {s['answer_missed_abstained']} of them abstained)"
+    )
+    if show_missed:
+        lines += ["", format_missed([r for r in report["rows"] if r["mode"] == mode])]
+    return "\n".join(lines)
+
+
+def format_missed(rows: list[dict], width: int = 200) -> str:
+    """The answer-missed rows: id, kind, question, the answer given (cut to ``width``
+    characters) and the first accepted phrase."""
+    out = []
+    for r in (r for r in rows if r.get("answer_missed")):
+        given = " ".join(r["answer_text"].split())
+        given = given if len(given) <= width else given[: width - 1] + "…"
+        more = f" (+{len(r['accepted']) - 1} more)" if len(r["accepted"]) > 1 else ""
+        out += [
+            f"{r['id']} [{r['kind']}] {r['question']}",
+            f"    answer{' (abstained)' if r['abstained'] else ''}: {given}",
+            f"    accepted: {r['accepted'][0]!r}{more}",
+        ]
+    return "\n".join(out) if out else "no answer-missed questions"
 
 
 def write_results(report: dict, out_dir: Path, extra: dict | None = None) -> dict[str, Path]:

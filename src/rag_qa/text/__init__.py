@@ -1,1 +1,2 @@
-"""Language knowledge shared by every stage: vocabulary (tokens, stopwords, months) and the council gazetteer."""
+"""Language knowledge shared by every stage: vocabulary (tokens, stopwords, months), the council
+gazetteer, and the kind of answer a question asks for."""
