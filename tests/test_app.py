@@ -486,8 +486,9 @@ def test_cli_serve_wires_the_app(settings, fake_model, monkeypatch, tmp_path):
     run_build(settings, lambda: fake_model)
     seen = {}
 
-    def fake_launch(app, host, port, auth):
-        seen.update(app=app, host=host, port=port, auth=auth)
+    def fake_launch(app, host, port, auth, on_ready=None):
+        seen.update(app=app, host=host, port=port, auth=auth, answered=app.service.answers)
+        on_ready()  # the server listens: only now is "ready" said
 
     monkeypatch.setattr(A, "launch", fake_launch)
     result = CliRunner().invoke(
@@ -514,3 +515,5 @@ def test_cli_serve_wires_the_app(settings, fake_model, monkeypatch, tmp_path):
     assert seen["auth"] == [("ann", "pw")]
     assert seen["app"].service.feedback_file == tmp_path / "fb.jsonl"
     assert fake_model.calls  # warmed up before serving
+    assert seen["answered"] == 1  # the warm-up question ran before the server started
+    assert "documents loaded in" in result.output

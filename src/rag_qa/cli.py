@@ -272,8 +272,9 @@ def ask(
                 "empty question: ask something, e.g. rag-qa ask " + json.dumps(EXAMPLE_QUESTION)
             )
     engine = open_engine(settings)
-    for question in questions:
-        turn = engine.ask(question, k=k, mode=mode, timeline=timeline)
+    for question, turn in zip(
+        questions, engine.ask_many(questions, k=k, mode=mode, timeline=timeline), strict=True
+    ):
         answer, result = turn.answer, turn.result
         if as_json or fmt != "text":
             click.echo(_exported(turn, as_json, fmt), nl=fmt == "text")

@@ -226,14 +226,18 @@ class Engine:
         mode: str | None = None,
         filters: Filters | None = None,
         steer: bool = True,
+        vector=None,
     ) -> SearchResult:
-        """The ranked passages for ``question``, within the documents ``filters`` allows."""
+        """The ranked passages for ``question``, within the documents ``filters`` allows
+        (``vector``: the question already encoded, see ``encode_questions``)."""
         retriever = self.retriever
         if filters is None or not filters.active:
-            return retriever.search(question, k=k, mode=mode, steer=steer)
+            return retriever.search(question, k=k, mode=mode, steer=steer, vector=vector)
         allowed = [d.doc_id for d in retriever.docs.values() if filters.matches(d)]
         within = retriever.table.codes_of(allowed)
-        result = retriever.search(question, k=k, mode=mode, steer=steer, within=within)
+        result = retriever.search(
+            question, k=k, mode=mode, steer=steer, within=within, vector=vector
+        )
         if result.passages:
             return result
         note = f"No passage matches the filters ({filters.describe()})."
@@ -259,15 +263,21 @@ class Engine:
         k: int | None = None,
         mode: str | None = None,
         timeline: bool | None = None,
+        vector=None,
     ) -> Turn:
         """Answer ``question``; ``history`` holds the conversation's earlier questions (as
         understood), so that "and in 2024?" is read as a follow-up. A question about
         judgements is answered with a facts table; one about change over time ("how has X
-        changed?") or with ``timeline=True`` also gets a timeline (``False``: never)."""
+        changed?") or with ``timeline=True`` also gets a timeline (``False``: never).
+        ``vector``: the question already encoded (``ask_many``); not used for a follow-up."""
         started = time.perf_counter()
         understood = rewrite_follow_up(question, history) if history else question
-        result = self.search(understood, k=k, mode=mode, filters=filters)
+        if understood != question:
+            vector = None
+        result = self.search(understood, k=k, mode=mode, filters=filters, vector=vector)
+        t_answer = time.perf_counter()
         answer = self.answer(result)
+        result.timings["answer"] = time.perf_counter() - t_answer
         table = self.facts(result.intent, filters)
         if table is not None and table.rows:
             answer = facts_answer(table, answer)
@@ -279,6 +289,34 @@ class Engine:
         return Turn(
             question, understood, answer, result, seconds, filters or Filters(), table, line
         )
+
+    def encode_questions(self, questions: Sequence[str], mode: str | None = None) -> list:
+        """The questions' vectors in one model call (None each in bm25 mode)."""
+        if (mode or self.settings.retrieval.mode) == "bm25" or not questions:
+            return [None] * len(questions)
+        return list(
+            self.embedder.encode(list(questions), batch_size=self.settings.embed.batch_size)
+        )
+
+    def ask_many(self, questions: Sequence[str], **options) -> list[Turn]:
+        """``ask`` each question, all of them encoded together first (``ask``'s options)."""
+        vectors = self.encode_questions(questions, options.get("mode"))
+        return [self.ask(q, vector=v, **options) for q, v in zip(questions, vectors, strict=True)]
+
+    def load_model(self) -> None:
+        """Load the model's weights now (an embedder that loads lazily does so at its first
+        call); safe to run in a thread while something else is imported."""
+        self.embedder.encode(["warm up"])
+
+    def warm_up(self) -> float:
+        """Run the whole question path once, so that the first real question is answered as
+        fast as the tenth (the model's first calls, numpy's and SQLite's first reads are
+        slow); the seconds it took."""
+        started = time.perf_counter()
+        self.embedder.encode(["warm up " * n for n in (1, 8, 32)])
+        self.ask("What did inspectors find about the quality of practice?", timeline=False)
+        self.answered -= 1
+        return time.perf_counter() - started
 
     def facts(self, intent: QueryIntent, filters: Filters | None = None) -> FactsTable | None:
         """The facts table a question about judgements is answered with (None: it is not)."""

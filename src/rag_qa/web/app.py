@@ -37,6 +37,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -202,18 +203,24 @@ def launch(
     port: int = 7860,
     auth: list[tuple[str, str]] | None = None,
     prevent_thread_lock: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ):
-    """Start the server (never shared publicly)."""
-    return app.demo.launch(
+    """Start the server (never shared publicly); ``on_ready`` runs once it is listening."""
+    result = app.demo.launch(
         server_name=host,
         server_port=port,
         share=False,
         auth=auth,
         auth_message="Log in to ask questions of the reports." if auth else None,
-        prevent_thread_lock=prevent_thread_lock,
+        prevent_thread_lock=True,
         inbrowser=False,
         **app.launch_kwargs,
     )
+    if on_ready is not None:
+        on_ready()
+    if not prevent_thread_lock:
+        app.demo.block_thread()
+    return result
 
 
 def serve(
@@ -243,6 +250,10 @@ def serve(
         )
     started = time.perf_counter()
     engine = Engine.open(settings, embedder_factory)
+    # The model loads (torch's import is most of it) while Gradio is imported and the page
+    # is built; the first question then runs the whole path once before "ready" is said.
+    loading = threading.Thread(target=engine.load_model, name="load-model", daemon=True)
+    loading.start()
     app = create_app(
         settings,
         engine.embedder,
@@ -251,10 +262,32 @@ def serve(
         concurrency=concurrency,
         engine=engine,
     )
+    loading.join()
     app.service.ask(EXAMPLES[0], [], settings.retrieval.top_k, Filters())  # first answer fast
+    trimmer = HeapTrimmer(lambda: app.service.answers, settings.web.trim_every_s).start()
+    restore = exit_cleanly_on_signals(app.service.cleanup)
+    try:
+        launch(
+            app,
+            host,
+            port,
+            credentials,
+            on_ready=lambda: _say_ready(
+                app, host, port, credentials, allow_upload, time.perf_counter() - started
+            ),
+        )
+    finally:
+        trimmer.stop()
+        app.service.cleanup()
+        restore()
+
+
+def _say_ready(app: App, host: str, port: int, credentials, allow_upload: bool, secs: float):
+    import click
+
     docs = len(app.service.retriever.docs)
     click.echo(
-        f"rag-qa: {docs} documents loaded in {time.perf_counter() - started:.1f}s; "
+        f"rag-qa: {docs} documents loaded in {secs:.1f}s; "
         f"open http://{host}:{port}/"
         + (" (login required)" if credentials else "")
         + (" (uploads on)" if allow_upload else ""),
@@ -266,14 +299,6 @@ def serve(
             + ("and upload files" if allow_upload else "questions"),
             err=True,
         )
-    trimmer = HeapTrimmer(lambda: app.service.answers, settings.web.trim_every_s).start()
-    restore = exit_cleanly_on_signals(app.service.cleanup)
-    try:
-        launch(app, host, port, credentials)
-    finally:
-        trimmer.stop()
-        app.service.cleanup()
-        restore()
 
 
 def exit_cleanly_on_signals(cleanup: Callable[[], None]) -> Callable[[], None]:
