@@ -221,10 +221,20 @@ class AnswerSettings:
     # "I'm confident that our ..." is someone quoted in a news release, not a finding:
     # answer phrase rate 0.780 -> 0.786 on the Slough suite.
     first_person_factor: float = 0.7
+    # A sentence holding the shape of answer asked for (a name for "who", a date for "when",
+    # a number, a named thing: rag_qa.answer.shapes) scores 1 + shape_boost times more; a
+    # release's or minutes' own words (not attributed to Ofsted) answering "what did Ofsted
+    # find" score unattributed_factor times less.
+    shape_boost: float = 0.3
+    unattributed_factor: float = 0.85
     keep_ratio: float = 0.75  # further sentences must score this share of the best one
 
     def __post_init__(self) -> None:
-        _share("answer", self, "min_coverage", "cosine_weight", "first_person_factor", "keep_ratio")
+        _share(
+            "answer", self, "min_coverage", "cosine_weight", "first_person_factor", "keep_ratio",
+            "unattributed_factor",
+        )  # fmt: skip
+        _at_least("answer", self, 0, "shape_boost")
         _check(
             "answer", "min_similarity", -1 <= self.min_similarity <= 1, "from -1 to 1",
             self.min_similarity,

@@ -6,7 +6,6 @@ Nothing is generated: every sentence of an answer is a verbatim span of a listed
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,13 +13,14 @@ from typing import Protocol
 import numpy as np
 
 from rag_qa.answer.abstain import NOTHING, abstention_reason
+from rag_qa.answer.candidates import Candidate, passage_candidates
+from rag_qa.answer.shapes import asks_speaker, holds, voice
 from rag_qa.records import Passage
 from rag_qa.retrieval.query import topic_words
 from rag_qa.settings import AnswerSettings
+from rag_qa.text.question_kind import question_kind
 from rag_qa.text.sentences import unit_spans, unit_text
 from rag_qa.text.vocabulary import words
-
-_FIRST_PERSON = re.compile(r"\b(?:I|I['’](?:m|d|ve)|[Ww]e|[Ww]e['’](?:re|ve)|[Oo]ur|us)\b")
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ class Selection:
     similarity: float | None  # best cosine of a candidate sentence to the question
 
 
-def _candidates(passages: list[Passage], s: AnswerSettings) -> list[tuple[Passage, int, str]]:
-    out: list[tuple[Passage, int, str]] = []
+def _candidates(passages: list[Passage], s: AnswerSettings) -> list[Candidate]:
+    out: list[Candidate] = []
     for p in passages[: s.source_passages]:
-        for i, text in enumerate(passage_sentences(p.chunk.text)):
-            if len(text) >= s.min_sentence_chars and len(out) < s.max_candidates:
-                out.append((p, i, text))
+        for c in passage_candidates(p):
+            if len(c.text) >= s.min_sentence_chars and len(out) < s.max_candidates:
+                out.append(c)
     return out
 
 
@@ -89,17 +89,16 @@ class SentenceVectors:
         return self.embed is not None or (self.question is not None and bool(self.stored))
 
 
-def _dense_scores(
-    question: str, sentences: list[tuple[Passage, int, str]], vectors: SentenceVectors
-) -> list[float]:
-    """Each candidate's cosine to the question, from its stored vector where the passage's
-    stored sentences are the ones it splits into, else encoded now."""
+def _dense_scores(question: str, cands: list[Candidate], vectors: SentenceVectors) -> list[float]:
+    """Each candidate's cosine to the question, from its sentences' stored vectors where the
+    passage's stored sentences are the ones it splits into, else encoded now."""
     rows: list[np.ndarray | None] = []
-    for p, i, _ in sentences:
-        found = vectors.stored.get(p.chunk.chunk_id)
-        fits = found is not None and len(found) == len(unit_spans(p.chunk.text))
-        rows.append(found.dirs[i] if fits and found.weights[i] > 0 else None)
-    missing = [text for (_, _, text), row in zip(sentences, rows, strict=True) if row is None]
+    for c in cands:
+        found = vectors.stored.get(c.passage.chunk.chunk_id)
+        fits = found is not None and len(found) == len(unit_spans(c.passage.chunk.text))
+        read = fits and all(found.weights[r] > 0 for r in c.rows)
+        rows.append(found.joined(list(c.rows)) if read else None)
+    missing = [c.text for c, row in zip(cands, rows, strict=True) if row is None]
     q = vectors.question
     if vectors.embed is not None and (q is None or missing):
         encoded = vectors.embed(([question] if q is None else []) + missing)
@@ -107,7 +106,7 @@ def _dense_scores(
         fresh = iter(encoded[len(encoded) - len(missing) :])
         rows = [next(fresh) if row is None else row for row in rows]
     if q is None:
-        return [0.0] * len(sentences)
+        return [0.0] * len(cands)
     return [0.0 if row is None else max(0.0, float(row @ q)) for row in rows]
 
 
@@ -131,22 +130,37 @@ def select_sentences(
     sentences = _candidates(passages, s) if passages else []
     if not sentences:
         return Selection([], 0.0)
-    lexical = _word_scores(question, [text for _, _, text in sentences])
+    lexical = _word_scores(question, [c.text for c in sentences])
     dense_on = vectors.usable
     dense = _dense_scores(question, sentences, vectors) if dense_on else [0.0] * len(sentences)
     top_lex, top_dense = max(lexical) or 1.0, max(dense) or 1.0
     weight = s.cosine_weight if dense_on else 0.0
+    kind, quotes_asked = question_kind(question), asks_speaker(question)
     scored = []
-    for (p, i, text), lex, den in zip(sentences, lexical, dense, strict=True):
+    for c, lex, den in zip(sentences, lexical, dense, strict=True):
         if lex == 0 and den == 0:
             continue
         score = (1 - weight) * lex / top_lex + weight * den / top_dense
-        score *= 1.0 / (1 + s.rank_decay * (p.rank - 1))
-        if _FIRST_PERSON.search(text):
-            score *= s.first_person_factor
-        scored.append((score, p.rank, i, text))
+        score *= 1.0 / (1 + s.rank_decay * (c.passage.rank - 1))
+        score *= _shape_factor(kind, quotes_asked, c, s)
+        scored.append((score, c.passage.rank, c.first, c.text))
     similarity = max(dense) if dense_on else None
     return Selection(_choose(scored, s), similarity)
+
+
+def _shape_factor(kind: str, quotes_asked: bool, c: Candidate, s: AnswerSettings) -> float:
+    """More for a sentence holding the shape of answer asked for (a name for "who", a date
+    for "when", ...); less for someone else's first-person words, unless they were asked
+    for, and for a release's or minutes' own words when Ofsted's findings were."""
+    factor = 1.0
+    if holds(kind, c.text):
+        factor *= 1 + s.shape_boost
+    spoken = voice(c.text, c.passage.document.doc_type)
+    if spoken == "quoted" and not quotes_asked:
+        factor *= s.first_person_factor
+    elif spoken == "other" and kind == "finding":
+        factor *= s.unattributed_factor
+    return factor
 
 
 def _choose(scored: list[tuple[float, int, int, str]], s: AnswerSettings) -> list[AnswerSentence]:

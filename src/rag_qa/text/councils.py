@@ -320,3 +320,10 @@ def council_of_title(title: str) -> str | None:
 def council_named(name: str, text: str) -> bool:
     """Whether ``text`` names the council ``name`` (by any of its aliases)."""
     return name in find_councils(text)
+
+
+def council_words() -> frozenset[str]:
+    """Every word of every council's names and aliases ("North", "Tyneside", "Hull", ...):
+    capitalised words that are places, not people."""
+    names = [n for n, aliases in (*COUNCILS, *FORMER_COUNCILS) for n in (n, *aliases)]
+    return frozenset(w for name in names for w in re.split(r"[\s,\-&]+", name) if w)

@@ -31,14 +31,33 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 UNITS_VERSION = 1
 
 
+def _lines(text: str) -> list[str]:
+    """The passage's lines, a line break before a lower-case word (a sentence running across
+    a line or page break) read as a space: as long as ``text`` with its breaks."""
+    return re.sub(r"\n(?=[a-z])", " ", text).split("\n")
+
+
+def unit_lines(text: str) -> list[int]:
+    """The line (of ``_lines``) each sentence of ``unit_spans`` is on."""
+    ends, pos = [], 0
+    for line in _lines(text):
+        pos += len(line) + 1
+        ends.append(pos)
+    out, i = [], 0
+    for a, _ in unit_spans(text):
+        while ends[i] <= a:
+            i += 1
+        out.append(i)
+    return out
+
+
 def unit_spans(text: str) -> list[tuple[int, int]]:
     """The passage's sentences as (start, end) offsets into ``text``, stripped, none empty.
     A line break (paragraph, list item, heading) always ends one, except before a lower-case
     word: that is a sentence running across a line or page break."""
-    joined = re.sub(r"\n(?=[a-z])", " ", text)
     out: list[tuple[int, int]] = []
     pos = 0
-    for line in joined.split("\n"):
+    for line in _lines(text):
         for a, b in split_sentences(line):
             piece = line[a:b]
             lead = len(piece) - len(piece.lstrip())
