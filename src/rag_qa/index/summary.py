@@ -25,6 +25,7 @@ class BuildSummary:
     generation: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     pages: int = 0
+    parse_cached: int = 0  # files whose parse came from index/parse-cache (not parsed again)
 
     def to_json(self) -> dict:
         return {
@@ -37,6 +38,7 @@ class BuildSummary:
             "chunks": self.chunks,
             "chunks_embedded": self.chunks_embedded,
             "pages": self.pages,
+            "parse_cached": self.parse_cached,
             "seconds": round(self.seconds, 3),
             "full": self.full,
             "note": self.note,
