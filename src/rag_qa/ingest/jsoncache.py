@@ -157,7 +157,9 @@ class JsonCache:
             return False
         tmp = f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=fd)  # a crashed writer's, never written through
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
             with os.fdopen(os.open(tmp, flags, 0o644, dir_fd=fd), "wb") as fh:
                 fh.write(data)
             os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)  # replaces a link, never follows
