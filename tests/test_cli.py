@@ -174,3 +174,13 @@ def test_docs_json_is_json_lines_only(run):
         names = [f["name"] for f in doc["facts"]]
         assert "kind" in names and names.index("kind") <= 1  # council (if any), kind, then more
     assert "3 documents, built" in result.stderr
+
+
+def test_index_full_uses_the_parse_cache_and_reparse_parses_again(run):
+    assert "0 files from the parse cache" in run("index").output
+    full = json.loads(run("index", "--full", "--json").output)
+    assert full["parse_cached"] == 3 and full["chunks_embedded"] == full["chunks"]
+    again = json.loads(run("index", "--reparse", "--json").output)
+    assert again["parse_cached"] == 0 and again["chunks_embedded"] == 0
+    assert "3 files from the parse cache" in run("index", "--full").output
+    assert "--reparse" in run("index", "--help").output

@@ -103,12 +103,13 @@ def test_an_indexed_scan_is_cited_as_ocr_and_a_full_rebuild_reuses_the_ocr(tmp_p
     turn = engine.ask("Is the front door effective?", filters=Filters(doc_ids=(mixed.doc_id,)))
     for p in turn.passages:
         assert p.citation.endswith("(OCR)") == (p.chunk.page_start == 1), p.citation
-    # The cache is read on a full rebuild: a marker written into it comes back as the text.
+    # The cache is read when the files are parsed again: a marker written into it comes back
+    # as the text (a --full rebuild alone takes the parsed files from the parse cache).
     cache = Path(settings.index_dir) / OCR_CACHE
     for path in cache.glob("*.json"):
         data = json.loads(path.read_text())
         data["pages"]["1"] = data["pages"]["1"].replace("Jane Example", "Jane Cached")
         path.write_text(json.dumps(data))
-    run_build(settings, lambda: fake_model, progress=False, full=True)
+    run_build(settings, lambda: fake_model, progress=False, full=True, reparse=True)
     engine = Engine(settings, fake_model)
     assert {d.lead_inspector for d in engine.documents()} == {"Jane Cached"}  # both: page 1

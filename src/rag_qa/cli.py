@@ -146,7 +146,18 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @common_options
-@click.option("--full", is_flag=True, help="Rebuild everything, ignoring what is cached.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild everything from scratch: every passage cut and embedded again (files parsed "
+    "before come from INDEX/parse-cache; add --reparse to parse them again).",
+)
+@click.option(
+    "--reparse",
+    is_flag=True,
+    help="Rebuild with every file parsed again, not taken from INDEX/parse-cache (after "
+    "upgrading pypdf, say); embeddings of unchanged passages are still reused unless --full.",
+)
 @click.option("--wait", is_flag=True, help="Wait for a build already running instead of stopping.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.option(
@@ -176,6 +187,7 @@ def main(verbose: bool) -> None:
 def index(
     settings: Settings,
     full: bool,
+    reparse: bool,
     wait: bool,
     as_json: bool,
     use_ray: bool,
@@ -192,7 +204,9 @@ def index(
         factory = embedder_factory(settings)
         if use_ray:
             factory = ray_embedder_factory(settings, ray_address, ray_actors, stack)
-        summary = run_build(settings, factory, full=full, wait=wait, on_stage=hooks.on_stage)
+        summary = run_build(
+            settings, factory, full=full, wait=wait, reparse=reparse, on_stage=hooks.on_stage
+        )
     if as_json:
         click.echo(json.dumps(summary.to_json()))
         return
@@ -203,6 +217,7 @@ def index(
         f"{len(summary.added)} added, {len(summary.changed)} changed, "
         f"{len(summary.removed)} removed, {summary.unchanged} unchanged, "
         f"{len(summary.skipped)} skipped; {summary.documents} documents, {summary.chunks} chunks; "
+        f"{summary.parse_cached} files from the parse cache, "
         f"{summary.chunks_embedded} chunks embedded in {summary.seconds:.1f}s"
     )
     for label, items in (

@@ -5,9 +5,10 @@ copies unchanged documents and their chunks across, embeds only chunk texts whos
 not cached, and publishes the result as a new generation (see ``generations``).
 
 The stages, each in its own module: **plan** (``plan``: what changed, the embedding cache),
-**parse** (``parse``: load, metadata, chunks; a bad file is a skip), **embed**
+**parse** (``parse``: load, metadata, chunks; a bad file is a skip; files parsed before come
+from ``parse_cache``, by content and parse settings), **embed**
 (``rag_qa.index.embed_stage.EmbedStage``) and **write** (``write``: store, vectors, BM25, manifest,
-atomic publication; then old generations are pruned).
+atomic publication; then the parse cache and old generations are pruned).
 
 Seams, for tests and tools (no patching of module internals): ``run_build(..., on_stage=f)``
 calls ``f`` with each name of ``STAGES`` as the build reaches it, in this order:
@@ -33,6 +34,7 @@ from rag_qa.embed.model import Embedder, lexical_text
 from rag_qa.index import generations as G
 from rag_qa.index.embed_stage import EmbedStage
 from rag_qa.index.parse import CorpusReader, parse_files
+from rag_qa.index.parse_cache import ParseCache
 from rag_qa.index.plan import Plan, embedding_cache, plan_build
 from rag_qa.index.store import Store
 from rag_qa.index.summary import BuildError, BuildSummary
@@ -56,12 +58,16 @@ def run_build(
     wait: bool = False,
     progress: bool | None = None,
     *,
+    reparse: bool = False,
     on_stage: Callable[[str], None] | None = None,
     reader: CorpusReader | None = None,
 ) -> BuildSummary:
     """Build or refresh the index; returns what was done. Raises BuildError when nothing
-    usable results (empty corpus, every file broken). ``on_stage`` and ``reader``: the
-    seams described in the module's docstring."""
+    usable results (empty corpus, every file broken). ``full``: from scratch, nothing taken
+    from the live generation (documents, chunks, embeddings) but parsed files from the parse
+    cache; ``reparse``: from scratch with every file parsed again, embeddings still cached
+    unless ``full``. ``on_stage`` and ``reader``: the seams described in the module's
+    docstring."""
     corpus_dir, index_dir = settings.corpus_dir, settings.index_dir
     if progress is None:
         progress = sys.stderr.isatty()
@@ -77,13 +83,14 @@ def run_build(
     with G.build_lock(index_dir, wait=wait):
         G.prune(index_dir)
         # plan
-        plan = plan_build(settings, full, reader.list_files, summary, timings)
+        plan = plan_build(settings, full or reparse, reader.list_files, summary, timings)
         needs_model = plan.to_parse or summary.full or plan.old is None
         embedder = embedder_factory() if needs_model else None
         cache = embedding_cache(settings, plan.old, full)
         stage = EmbedStage(embedder, settings, cache) if embedder else None
         # parse (the embed stage encodes full batches meanwhile)
-        parsed = parse_files(settings, plan, reader, stage, summary, timings, progress)
+        parse_cache = ParseCache(settings, read=not reparse)
+        parsed = parse_files(settings, plan, reader, stage, summary, timings, progress, parse_cache)
         if plan.old is not None and not summary.has_changes and not plan.to_parse:
             return _up_to_date(plan, summary, timings, started, index_dir)
         docs = plan.docs + parsed.docs
@@ -93,7 +100,8 @@ def run_build(
         if stage is None:  # only deletions: no model needed, vectors come from the cache
             stage = EmbedStage(embedder_factory(), settings, cache)
         chunks = {**plan.chunks, **parsed.chunks}
-        content = _lay_out(docs, chunks, {**plan.entries, **parsed.entries}, stage, settings)
+        entries = {**plan.entries, **parsed.entries}
+        content = _lay_out(docs, chunks, entries, stage, settings)
         with G.tmp_generation(index_dir) as tmp:
             store = Store.create(tmp / G.STORE)
             # embed
@@ -109,6 +117,7 @@ def run_build(
             if plan.old is not None:
                 plan.old.close()
             summary.generation = publish(index_dir, tmp, on_stage).name
+            parse_cache.prune(entries)  # what the new generation's files do not use
             timings["write"] = time.perf_counter() - t4
         G.prune(index_dir)
     summary.timings = timings

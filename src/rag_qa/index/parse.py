@@ -1,9 +1,11 @@
 """The build's parse stage: new and changed files loaded, given metadata and chunked.
 
-PDFs are parsed in child processes under a time and memory limit (``rag_qa.ingest.pdf_sandbox``),
-a few files ahead of the loop here; text files are read here. A file that cannot be loaded is
-one skip entry with its reason, never a stopped build. Each document's chunks go to the
-embedding stage as soon as they are cut, so the model encodes while the next files are parsed.
+A file parsed before (same content, same parse settings) is taken from the parse cache
+(``rag_qa.index.parse_cache``) instead. Other PDFs are parsed in child processes under a time
+and memory limit (``rag_qa.ingest.pdf_sandbox``), a few files ahead of the loop here; text
+files are read here. A file that cannot be loaded is one skip entry with its reason, never a
+stopped build. Each document's chunks go to the embedding stage as soon as they are cut, so
+the model encodes while the next files are parsed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag_qa.index.embed_stage import EmbedStage
+from rag_qa.index.parse_cache import ParseCache
 from rag_qa.index.plan import FileToParse, Plan
 from rag_qa.index.summary import BuildSummary
 from rag_qa.ingest.chunking import chunk_document
@@ -55,34 +58,46 @@ def parse_files(
     summary: BuildSummary,
     timings: dict[str, float],
     progress: bool,
+    cache: ParseCache,
 ) -> Parsed:
     """Load and chunk ``plan.to_parse``, handing each document's chunks to ``stage``; a file
     that fails moves in ``summary`` from added or changed to skipped (and to removed when the
-    old index held it). Adds to ``timings["parse"]`` and ``timings["chunk"]``."""
+    old index held it). A file ``cache`` holds is taken from it (counted in
+    ``summary.parse_cached``; never when it was made for ``--reparse``); every file loaded
+    is stored in it. Adds to ``timings["parse"]`` and ``timings["chunk"]``."""
     corpus_dir, ingest = settings.corpus_dir, settings.ingest
     tokenizer = stage.embedder.tokenizer if stage else None
     docs: list[Document] = []
     chunks: dict[str, list[Chunk]] = {}
     entries: dict[str, dict] = {}
-    # OCR results are kept beside the generations, by content hash (a --full rebuild reuses them).
+    t0 = time.perf_counter()
+    cached = {f.source for f in plan.to_parse if cache.has(f)}
+    timings["parse"] += time.perf_counter() - t0
+    # OCR results are kept beside the generations, by content hash (a --reparse reuses them).
     limits = PdfLimits.from_settings(ingest, str(settings.index_dir / OCR_CACHE))
     pdf_parser = reader.pdf_parser(limits, ingest.pdf_workers)
     try:
         pdf_parser.prefetch(
             (f.path, f.source)
             for f in plan.to_parse
-            if f.path.suffix.lower() == ".pdf" and 0 < f.entry["size"] <= ingest.max_file_bytes
+            if f.path.suffix.lower() == ".pdf" and cache.fits(f) and f.source not in cached
         )
         for f in _progress(plan.to_parse, progress, "parsing"):
             t1 = time.perf_counter()
             try:
-                raw = reader.load(f.path, corpus_dir, ingest.max_file_bytes, pdf_parser)
+                raw = cache.get(f) if f.source in cached else None
+                loaded = raw is None
+                if loaded:
+                    raw = reader.load(f.path, corpus_dir, ingest.max_file_bytes, pdf_parser)
                 doc = build_document(raw)
+                if loaded:
+                    cache.put(raw, f.path)
             except LoadError as err:
                 _skip(f, err, plan.old_files, summary)
                 continue
             finally:
                 timings["parse"] += time.perf_counter() - t1
+            summary.parse_cached += not loaded
             t2 = time.perf_counter()
             doc_chunks = chunk_document(
                 doc, tokenizer, ingest.chunk_tokens, ingest.overlap_tokens, ingest.max_chunk_chars

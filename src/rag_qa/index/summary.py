@@ -26,6 +26,7 @@ class BuildSummary:
     timings: dict[str, float] = field(default_factory=dict)
     pages: int = 0
     sentence_passages: int = 0  # passages stored with their sentence vectors
+    parse_cached: int = 0  # files whose parse came from index/parse-cache (not parsed again)
 
     def to_json(self) -> dict:
         return {
@@ -39,6 +40,7 @@ class BuildSummary:
             "chunks_embedded": self.chunks_embedded,
             "pages": self.pages,
             "sentence_passages": self.sentence_passages,
+            "parse_cached": self.parse_cached,
             "seconds": round(self.seconds, 3),
             "full": self.full,
             "note": self.note,

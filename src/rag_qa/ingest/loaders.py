@@ -30,6 +30,9 @@ FORMATS = {
     ".docx": "docx",
 }
 SUPPORTED = tuple(FORMATS)
+# Bump when a loader returns something else for the same bytes and settings: the index build
+# keeps parsed files by this number (rag_qa.index.parse_cache), so a bump parses them again.
+LOADER_VERSION = 1
 DEFAULT_OCR = OcrOptions()
 SIDECAR_SUFFIX = ".meta.json"
 log = logging.getLogger(__name__)
@@ -58,6 +61,11 @@ class RawDocument:
     # page's meta tags, a Word file's core properties; the text and sidecar win), and
     # "ocr_pages" (a PDF's pages read by OCR).
     meta: dict = field(default_factory=dict)
+
+
+def file_kind(path: Path) -> str:
+    """How a file is read: ``FORMATS``' value for its suffix ("text" for any other)."""
+    return FORMATS.get(path.suffix.lower(), "text")
 
 
 def is_sidecar(path: Path) -> bool:
@@ -382,7 +390,7 @@ def load_file(
     try:
         digest = file_hash(path)
         sidecar = read_sidecar(path, source)
-        kind, meta = FORMATS.get(path.suffix.lower(), "text"), {}
+        kind, meta = file_kind(path), {}
         if kind == "pdf":
             pages = (read_pdf or load_pdf)(path, source)
             if getattr(pages, "ocr", ()):

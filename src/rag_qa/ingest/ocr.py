@@ -6,8 +6,9 @@ OCR'd for that annex alone.
 It runs where the PDF is parsed: inside the PDF sandbox's child process
 (``rag_qa.ingest.pdf_sandbox``), so the child's memory limit covers the tools it starts and the
 parse's wall-clock cap covers their time; each tool call also has its own timeout. Results are
-cached by the PDF's content hash (one JSON file per PDF, written atomically), so a ``--full``
-rebuild or a renamed file does not OCR again.
+cached by the PDF's content hash (one JSON file per PDF, written atomically: the
+``rag_qa.ingest.jsoncache`` folder the parse cache uses too), so a reparse, a renamed file or a
+changed setting that does not touch OCR does not OCR again.
 
 Speed on this machine (2 cores, tesseract 5.3, one thread per call): 200 dpi reads a report
 page in 1.3 s (150 dpi: 1.26 s, 300 dpi: 1.87 s, with the same words); two calls at once read
@@ -17,7 +18,6 @@ about 1.4 pages a second (bench/bench_ocr.py).
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import subprocess
@@ -25,6 +25,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from rag_qa.ingest.jsoncache import JsonCache
 
 INSTALL_HINT = "apt-get install tesseract-ocr tesseract-ocr-eng poppler-utils"
 PAGE_TIMEOUT_S = 60  # per tool call: a page that takes longer is left unread
@@ -86,45 +88,29 @@ def read_page(path: Path, number: int, dpi: int) -> str:
         return done.stdout.decode("utf-8", errors="replace")
 
 
-def _cache_file(options: OcrOptions, digest: str) -> Path | None:
-    return Path(options.cache_dir) / f"{digest}.json" if options.cache_dir else None
+def _cache(options: OcrOptions) -> JsonCache | None:
+    return JsonCache(options.cache_dir, what="OCR cache") if options.cache_dir else None
 
 
-def _cached(options: OcrOptions, digest: str) -> dict[int, str]:
-    path = _cache_file(options, digest)
-    try:
-        data = json.loads(path.read_text("utf-8")) if path else {}
-    except (OSError, ValueError):
+def _cached(cache: JsonCache | None, options: OcrOptions, digest: str) -> dict[int, str]:
+    data = cache.get(digest) if cache else None
+    if not data or data.get("dpi") != options.dpi or not isinstance(data.get("pages"), dict):
         return {}
-    if not isinstance(data, dict) or data.get("dpi") != options.dpi:
-        return {}
-    pages = data.get("pages", {})
-    return {int(k): v for k, v in pages.items() if isinstance(v, str)}
-
-
-def _store(options: OcrOptions, digest: str, pages: dict[int, str]) -> None:
-    path = _cache_file(options, digest)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        body = {"dpi": options.dpi, "pages": {str(k): v for k, v in sorted(pages.items())}}
-        tmp.write_text(json.dumps(body), "utf-8")
-        os.replace(tmp, path)  # atomic: a crash leaves the old file or none
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+    return {int(k): v for k, v in data["pages"].items() if isinstance(v, str) and k.isdigit()}
 
 
 def ocr_pages(path: Path, numbers: list[int], digest: str, options: OcrOptions) -> dict[int, str]:
     """Page number -> OCR text for ``numbers`` (the first ``options.max_pages`` of them),
     from the cache where it has them."""
     wanted = numbers[: options.max_pages]
-    known = _cached(options, digest)
+    cache = _cache(options)
+    known = _cached(cache, options, digest)
     todo = [n for n in wanted if n not in known]
     if todo:
         with ThreadPoolExecutor(max(1, options.workers)) as pool:
             read = pool.map(lambda n: read_page(path, n, options.dpi), todo)
             known.update(zip(todo, read, strict=True))
-        _store(options, digest, known)
+        if cache:
+            body = {"dpi": options.dpi, "pages": {str(k): v for k, v in sorted(known.items())}}
+            cache.put(digest, body)
     return {n: known[n] for n in wanted}
