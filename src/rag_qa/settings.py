@@ -225,14 +225,18 @@ class AnswerSettings:
     # a number, a named thing: rag_qa.answer.shapes) scores 1 + shape_boost times more; a
     # release's or minutes' own words (not attributed to Ofsted) answering "what did Ofsted
     # find" score unattributed_factor times less.
-    shape_boost: float = 0.3
+    shape_boost: float = 1.0
     unattributed_factor: float = 0.85
+    # A question spanning reports ("since 2016", two councils): the best sentence of each of
+    # the top ``across_passages`` passages' reports scoring ``across_keep`` of the best.
+    across_passages: int = 5
+    across_keep: float = 0.5
     keep_ratio: float = 0.75  # further sentences must score this share of the best one
 
     def __post_init__(self) -> None:
         _share(
             "answer", self, "min_coverage", "cosine_weight", "first_person_factor", "keep_ratio",
-            "unattributed_factor",
+            "unattributed_factor", "across_keep",
         )  # fmt: skip
         _at_least("answer", self, 0, "shape_boost")
         _check(
@@ -241,8 +245,9 @@ class AnswerSettings:
         )  # fmt: skip
         _at_least("answer", self, 0, "rank_decay", "min_sentence_chars")
         _at_least(
-            "answer", self, 1, "coverage_passages", "sentences", "source_passages", "max_candidates"
-        )
+            "answer", self, 1, "coverage_passages", "sentences", "source_passages", "max_candidates",
+            "across_passages",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

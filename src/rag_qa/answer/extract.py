@@ -42,11 +42,21 @@ class Selection:
     similarity: float | None  # best cosine of a candidate sentence to the question
 
 
-def _candidates(passages: list[Passage], s: AnswerSettings) -> list[Candidate]:
+def spans_reports(intent) -> bool:
+    """Does the question span reports: several councils named, or a period of more than a
+    year ("since 2016", "between 2015 and 2019")?"""
+    if intent is None:
+        return False
+    period = intent.period
+    return len(intent.councils) > 1 or bool(period and period.end.year > period.start.year)
+
+
+def _candidates(passages: list[Passage], s: AnswerSettings, across: bool) -> list[Candidate]:
     out: list[Candidate] = []
-    for p in passages[: s.source_passages]:
+    limit = s.max_candidates * (2 if across else 1)
+    for p in passages[: s.across_passages if across else s.source_passages]:
         for c in passage_candidates(p):
-            if len(c.text) >= s.min_sentence_chars and len(out) < s.max_candidates:
+            if len(c.text) >= s.min_sentence_chars and len(out) < limit:
                 out.append(c)
     return out
 
@@ -116,6 +126,7 @@ def select_sentences(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     settings: AnswerSettings | None = None,
     vectors: SentenceVectors | None = None,
+    intent=None,
 ) -> Selection:
     """Pick up to ``settings.sentences`` sentences from the top passages that best answer the
     question.
@@ -123,11 +134,13 @@ def select_sentences(
     Each candidate sentence scores on the question's words it holds and, with ``vectors``
     (or just a model, ``embed``), on its cosine similarity to the question; the two are
     max-normalised and mixed, with a preference for higher-ranked passages and against
-    first-person quotes.
+    first-person quotes. A question spanning reports (``intent``, see ``spans_reports``) gets
+    the best sentence of each report among the top passages, in date order.
     """
     s = settings or AnswerSettings()
     vectors = vectors or SentenceVectors(embed=embed)
-    sentences = _candidates(passages, s) if passages else []
+    across = spans_reports(intent)
+    sentences = _candidates(passages, s, across) if passages else []
     if not sentences:
         return Selection([], 0.0)
     lexical = _word_scores(question, [c.text for c in sentences])
@@ -145,6 +158,8 @@ def select_sentences(
         score *= _shape_factor(kind, quotes_asked, c, s)
         scored.append((score, c.passage.rank, c.first, c.text))
     similarity = max(dense) if dense_on else None
+    if across:
+        return Selection(_choose_across(scored, passages, s), similarity)
     return Selection(_choose(scored, s), similarity)
 
 
@@ -177,6 +192,27 @@ def _choose(scored: list[tuple[float, int, int, str]], s: AnswerSettings) -> lis
             chosen.append(AnswerSentence(text, rank, score))
             seen.add(key)
     return chosen
+
+
+def _choose_across(
+    scored: list[tuple[float, int, int, str]], passages: list[Passage], s: AnswerSettings
+) -> list[AnswerSentence]:
+    """The best sentence of each report, for the best ``s.sentences`` reports scoring at least
+    ``s.across_keep`` of the best, in the reports' date order (then rank)."""
+    scored.sort(key=lambda c: (-c[0], c[1], c[2]))
+    if not scored:
+        return []
+    doc_of = {p.rank: p.document for p in passages}
+    best, chosen, docs = scored[0][0], [], set()
+    for score, rank, _, text in scored:
+        doc = doc_of[rank]
+        if score >= s.across_keep * best and doc.doc_id not in docs and len(chosen) < s.sentences:
+            chosen.append(AnswerSentence(text, rank, score))
+            docs.add(doc.doc_id)
+    when = {p.rank: p.document.date or p.document.visit_end or "" for p in passages}
+    if len(chosen) == 1:
+        return _choose(scored, s)  # one report after all: its best sentences
+    return sorted(chosen, key=lambda c: (when[c.passage_rank], c.passage_rank))
 
 
 def _council_lead(sentence: AnswerSentence, passages: list[Passage], result) -> str:
@@ -213,7 +249,7 @@ def build_answer(
     selection = Selection([], None)
     if passages and not result.no_match:
         selection = select_sentences(
-            result.question, passages, embed=embed, settings=settings, vectors=vectors
+            result.question, passages, embed, settings, vectors, intent=result.intent
         )
     reason = abstention_reason(result, settings, selection.similarity)
     if reason:
