@@ -94,7 +94,7 @@ def passage_candidates(passage: Passage) -> list[Candidate]:
         if u.item:
             if intro is not None:
                 out.append(Candidate(passage, (intro.row, u.row), _joined(intro, u)))
-            elif not _FRAGMENT.match(u.text):
+            elif not _opens_mid_sentence(u.text):
                 out.append(Candidate(passage, (u.row,), u.text))
             i += 1
             continue
@@ -103,19 +103,25 @@ def passage_candidates(passage: Passage) -> list[Candidate]:
             while i + len(run) < len(units) and units[i + len(run)].label and len(run) < LABEL_RUN:
                 run.append(units[i + len(run)])
             nxt = units[i + len(run)] if i + len(run) < len(units) else None
-            if len(run) > 1 or ": " in u.text:  # an address block, or "Lead inspector: X"
+            whole = len(run) > 1 or ": " in u.text  # an address block, or "Lead inspector: X"
+            if whole and not _opens_mid_sentence(u.text):
                 text = " ".join(x.text for x in run)
                 out.append(Candidate(passage, tuple(x.row for x in run), text))
             intro = run[-1] if nxt is not None and nxt.item else None
             i += len(run)
             continue
-        intro = u if u.intro else None
-        if not _FRAGMENT.match(u.text):
+        nxt = units[i + 1] if i + 1 < len(units) else None
+        intro = u if u.intro and nxt is not None and nxt.item else None
+        if intro is None and not _opens_mid_sentence(u.text):
             out.append(Candidate(passage, (u.row,), u.text))
         i += 1
     return out
 
 
+def _opens_mid_sentence(text: str) -> bool:
+    return bool(_FRAGMENT.match(text.lstrip("‘“\"'([")))
+
+
 def is_fragment(text: str) -> bool:
     """Would ``text`` open mid-sentence (a dash, a lower-case word, a conjunction)?"""
-    return bool(_MARKER.match(text) or _FRAGMENT.match(text.lstrip("‘“\"'(")))
+    return bool(_MARKER.match(text)) or _opens_mid_sentence(text)

@@ -6,6 +6,7 @@ Nothing is generated: every sentence of an answer is a verbatim span of a listed
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -153,9 +154,11 @@ def select_sentences(
     for c, lex, den in zip(sentences, lexical, dense, strict=True):
         if lex == 0 and den == 0:
             continue
+        factor = _shape_factor(kind, quotes_asked, c, s)
+        if factor == 0:
+            continue  # someone else's words, not asked for
         score = (1 - weight) * lex / top_lex + weight * den / top_dense
-        score *= 1.0 / (1 + s.rank_decay * (c.passage.rank - 1))
-        score *= _shape_factor(kind, quotes_asked, c, s)
+        score *= factor / (1 + s.rank_decay * (c.passage.rank - 1))
         scored.append((score, c.passage.rank, c.first, c.text))
     similarity = max(dense) if dense_on else None
     if across:
@@ -187,7 +190,7 @@ def _choose(scored: list[tuple[float, int, int, str]], s: AnswerSettings) -> lis
     best = scored[0][0]
     chosen, seen = [], set()
     for score, rank, _, text in scored:
-        key = " ".join(text.split()).lower()
+        key = " ".join(re.findall(r"\w+", text.lower()))  # the same words, however quoted
         if score >= s.keep_ratio * best and key not in seen and len(chosen) < s.sentences:
             chosen.append(AnswerSentence(text, rank, score))
             seen.add(key)

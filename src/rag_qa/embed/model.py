@@ -131,53 +131,54 @@ class SentenceTransformerEmbedder:
             )
         return self._model
 
+    def _forward(self, texts: list[str], batch_size: int, progress: bool = False) -> list[dict]:
+        """The model's outputs per text (its vector, token vectors, input ids), from
+        sentence-transformers' own batching: ``encode`` and ``encode_spans`` give the very
+        same vectors for the same texts."""
+        return self.model.encode(
+            texts, batch_size=batch_size, show_progress_bar=progress, output_value=None
+        )
+
+    @staticmethod
+    def _unit_rows(outputs: list[dict]) -> np.ndarray:
+        vecs = np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)  # bf16 output normalised in fp32
+
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12)  # bf16 output needs re-normalising in fp32
+        return self._unit_rows(self._forward(texts, batch_size, progress))
 
     def encode_spans(
         self, texts: list[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = 32
     ) -> tuple[np.ndarray, list[SpanVectors]]:
-        """Each text's vector, as ``encode`` gives it, and from the same forward pass the
-        mean of its contextual token vectors over each of its character ``spans``: a
+        """Each text's vector, exactly as ``encode`` gives it, and from the same forward pass
+        the mean of its contextual token vectors over each of its character ``spans``: a
         sentence's vector as read in its passage, at no extra model time (the build stores
-        them, rag_qa.index.sentences). A span past the model's reach gets a zero vector."""
-        import torch
-
-        model = self.model
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        pooled: list[SpanVectors | None] = [None] * len(texts)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            enc = model.tokenizer(
-                [texts[i] for i in rows],
-                padding=True,
+        them, rag_qa.index.sentences). A span past the model's reach gets no vector (count
+        0), and so does every span of a text whose tokens cannot be matched to characters."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        outputs = self._forward(texts, batch_size)
+        tokenizer = self.model.tokenizer
+        pooled = []
+        for text, out, wanted in zip(texts, outputs, spans, strict=True):
+            enc = tokenizer(
+                text,
                 truncation=True,
-                max_length=model.max_seq_length,
+                max_length=self.model.max_seq_length,
                 return_offsets_mapping=True,
-                return_tensors="pt",
             )
-            offsets = enc.pop("offset_mapping").numpy()
-            with torch.inference_mode():
-                out = model.forward(dict(enc))
-            sentence = out["sentence_embedding"].float().numpy()
-            tokens = out["token_embeddings"].float().numpy()
-            for j, i in enumerate(rows):
-                vecs[i] = sentence[j]
-                pooled[i] = pool_spans(tokens[j], offsets[j], spans[i])
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12), pooled  # type: ignore[return-value]
+            mask = out["attention_mask"].bool().numpy()
+            ids = out["input_ids"].numpy()[mask] if "input_ids" in out else None
+            tokens = out["token_embeddings"].float().numpy()[mask]
+            offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
+            if ids is None or list(ids) != list(enc["input_ids"]):
+                offsets = np.zeros((len(tokens), 2), dtype=np.int64)  # unmatched: no vectors
+            pooled.append(pool_spans(tokens, offsets, wanted))
+        return self._unit_rows(outputs), pooled
 
 
 @dataclass(frozen=True)
