@@ -107,3 +107,20 @@ def test_adding_a_pdf_embeds_only_that_pdf(built, embedder, tmp_path):
     manifest = json.loads((G.current_generation(index_dir) / G.MANIFEST).read_text())
     assert summary.added == ["added report.pdf"] and summary.unchanged == 13
     assert summary.chunks_embedded == manifest["files"]["added report.pdf"]["chunks"] > 0
+
+
+def test_sentence_vectors_come_from_the_passage_pass(embedder):
+    """``encode_spans``: the passage vectors are exactly ``encode``'s; each sentence's pooled
+    vector is near the sentence encoded alone, nearer than to the other sentence."""
+    import numpy as np
+
+    first, second = "Caseloads are too high in every team.", "Supervision is regular and helpful."
+    text = f"{first} {second}"
+    spans = [[(0, len(first)), (len(first) + 1, len(text))]]
+    vecs, pooled = embedder.encode_spans([text], spans)
+    assert np.array_equal(vecs, embedder.encode([text]))
+    alone = embedder.encode([first, second])
+    means = pooled[0].means / np.linalg.norm(pooled[0].means, axis=1, keepdims=True)
+    sims = means @ alone.T
+    assert pooled[0].counts.tolist()[0] > 5 and sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]
+    assert sims[0, 0] > 0.6 and sims[1, 1] > 0.6

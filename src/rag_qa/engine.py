@@ -250,7 +250,8 @@ class Engine:
     def answer(self, result: SearchResult) -> Answer:
         """The extractive answer: sentences of the top passages scored against the question's
         vector with their stored vectors (the model only for a sentence without one)."""
-        top = result.passages[: self.settings.answer.source_passages]
+        s = self.settings.answer
+        top = result.passages[: max(s.source_passages, s.across_passages)]
         stored = self.index.sentence_sets([p.chunk.chunk_id for p in top])
         vectors = SentenceVectors(result.question_vector, stored, self.embedder.encode)
         return build_answer(result, self.settings.answer, vectors=vectors)

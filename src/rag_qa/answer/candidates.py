@@ -57,7 +57,8 @@ class _Unit:
 
 
 def _units(text: str) -> list[_Unit]:
-    spans, lines = unit_spans(text), unit_lines(text)
+    spans = unit_spans(text)
+    lines = unit_lines(text, spans)
     count: dict[int, int] = {}
     for line in lines:
         count[line] = count.get(line, 0) + 1

@@ -104,9 +104,13 @@ def _dense_scores(question: str, cands: list[Candidate], vectors: SentenceVector
     """Each candidate's cosine to the question, from its sentences' stored vectors where the
     passage's stored sentences are the ones it splits into, else encoded now."""
     rows: list[np.ndarray | None] = []
+    units: dict[str, int] = {}  # chunk_id -> how many sentences it splits into
     for c in cands:
-        found = vectors.stored.get(c.passage.chunk.chunk_id)
-        fits = found is not None and len(found) == len(unit_spans(c.passage.chunk.text))
+        chunk = c.passage.chunk
+        found = vectors.stored.get(chunk.chunk_id)
+        if found is not None and chunk.chunk_id not in units:
+            units[chunk.chunk_id] = len(unit_spans(chunk.text))
+        fits = found is not None and len(found) == units[chunk.chunk_id]
         read = fits and all(found.weights[r] > 0 for r in c.rows)
         rows.append(found.joined(list(c.rows)) if read else None)
     missing = [c.text for c, row in zip(cands, rows, strict=True) if row is None]
@@ -218,6 +222,28 @@ def _choose_across(
     return sorted(chosen, key=lambda c: (when[c.passage_rank], c.passage_rank))
 
 
+def _confirmed(
+    selection: Selection, result, s: AnswerSettings, vectors: SentenceVectors | None
+) -> Selection:
+    """Weak evidence read again: stored sentence vectors are the sentences as read in their
+    passage, whose similarity to an off-topic question can borrow from the passage around
+    them. When the answer is close to abstaining (similarity under ``confirm_similarity`` and
+    coverage under ``confirm_coverage``), the chosen sentences are encoded alone (one small
+    model call) and their best cosine is the similarity abstention is decided on."""
+    sim, q = selection.similarity, vectors.question if vectors is not None else None
+    if (
+        sim is None
+        or q is None
+        or vectors.embed is None
+        or not selection.sentences
+        or sim >= s.confirm_similarity
+        or result.coverage >= s.confirm_coverage
+    ):
+        return selection
+    alone = vectors.embed([c.text for c in selection.sentences])
+    return Selection(selection.sentences, max(0.0, float((alone @ q).max())))
+
+
 def _council_lead(sentence: AnswerSentence, passages: list[Passage], result) -> str:
     """ "Kent: " before a sentence when the answer quotes several councils' reports and the
     question named none of them, so that no sentence is read as another council's."""
@@ -254,6 +280,7 @@ def build_answer(
         selection = select_sentences(
             result.question, passages, embed, settings, vectors, intent=result.intent
         )
+    selection = _confirmed(selection, result, settings, vectors)
     reason = abstention_reason(result, settings, selection.similarity)
     if reason:
         related = ""

@@ -37,14 +37,15 @@ def _lines(text: str) -> list[str]:
     return re.sub(r"\n(?=[a-z])", " ", text).split("\n")
 
 
-def unit_lines(text: str) -> list[int]:
-    """The line (of ``_lines``) each sentence of ``unit_spans`` is on."""
+def unit_lines(text: str, spans: list[tuple[int, int]] | None = None) -> list[int]:
+    """The line (of ``_lines``) each sentence of ``unit_spans`` (``spans``, if already
+    split) is on."""
     ends, pos = [], 0
     for line in _lines(text):
         pos += len(line) + 1
         ends.append(pos)
     out, i = [], 0
-    for a, _ in unit_spans(text):
+    for a, _ in unit_spans(text) if spans is None else spans:
         while ends[i] <= a:
             i += 1
         out.append(i)
