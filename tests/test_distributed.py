@@ -59,6 +59,8 @@ def ray_embedder():
 
 @pytest.mark.ray
 def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain):
+    """Ray's vectors are those a local build stores (``encode_passages``, the same as
+    ``encode_spans``), bit for bit."""
     from rag_qa.embed.distributed import RayEmbedder, RayOptions
 
     texts = varied_texts()
@@ -71,7 +73,10 @@ def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain
 
     # Default groups (batch_size * 8 texts, as run_build slices) and threads (torch's count
     # here, so one actor on 2 cores): 100 texts are one model call, as in the plain embedder.
-    got, want = ray_embedder.encode(texts, batch_size=32), plain.encode(texts, batch_size=32)
+    got, want = (
+        ray_embedder.encode(texts, batch_size=32),
+        plain.encode_passages(texts, batch_size=32),
+    )
     assert got.dtype == np.float32 and got.shape == (100, 384)
     assert np.array_equal(got, want), differences(got, want)
 
@@ -82,7 +87,9 @@ def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        want = np.vstack([plain.encode(texts[i : i + 7], batch_size=4) for i in range(0, 100, 7)])
+        want = np.vstack(
+            [plain.encode_passages(texts[i : i + 7], batch_size=4) for i in range(0, 100, 7)]
+        )
     finally:
         torch.set_num_threads(before)
     assert np.array_equal(got, want), differences(got, want)
@@ -90,7 +97,7 @@ def test_vectors_and_order_match_the_single_process_embedder(ray_embedder, plain
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
 
     assert ray_embedder.encode([]).shape == (0, 384)
-    assert np.array_equal(ray_embedder.encode(texts[5:6]), plain.encode(texts[5:6]))
+    assert np.array_equal(ray_embedder.encode(texts[5:6]), plain.encode_passages(texts[5:6]))
 
 
 @pytest.fixture(scope="module")

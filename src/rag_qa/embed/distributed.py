@@ -79,7 +79,7 @@ class EmbedGroups:
         positions, vectors = [], []
         for start, texts in zip(batch["start"], batch["texts"], strict=True):
             group = [str(t) for t in texts]
-            vectors.append(self.embedder.encode(group, batch_size=self.batch_size))
+            vectors.append(self.embedder.encode_passages(group, batch_size=self.batch_size))
             positions.append(np.arange(start, start + len(group), dtype=np.int64))
         return {"pos": np.concatenate(positions), "vector": np.vstack(vectors)}
 
