@@ -27,6 +27,8 @@ KNOWN_MODELS = {
 # Texts per model call: batch_size x this. Ray's actors encode exactly the same slices
 # (rag_qa.embed.distributed), which keeps their vectors bit-identical to a single-process build.
 GROUP_BATCHES = 8
+# Up to this many texts (a question, an answer's few sentences) skip the batching machinery.
+FEW_TEXTS = 4
 
 
 class ModelError(Exception):
@@ -151,16 +153,37 @@ class SentenceTransformerEmbedder:
         faster than ``_forward``'s per-text outputs)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
+        if len(texts) <= FEW_TEXTS:
+            vecs = self._forward_few(texts)
+        else:
+            vecs = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+            )
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)  # bf16 output needs re-normalising in fp32
+
+    def _forward_few(self, texts: list[str]) -> np.ndarray:
+        """A question or a few sentences through the model's modules in one batch, without
+        ``SentenceTransformer.encode``'s batching machinery (8.6 against 12.2 ms a question
+        on 2 cores)."""
+        import torch
+
+        model = self.model
+        features = model.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=model.max_seq_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            out = model.forward(dict(features))["sentence_embedding"]
+        return out.float().numpy()
 
     def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """The passage vectors a build stores: exactly those of ``encode_spans`` (Ray's
@@ -180,20 +203,19 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32), []
         outputs = self._forward(texts, batch_size)
-        tokenizer = self.model.tokenizer
+        encoded = self.model.tokenizer(  # the same tokens, with their characters: one call
+            texts,
+            truncation=True,
+            max_length=self.model.max_seq_length,
+            return_offsets_mapping=True,
+        )
         pooled = []
-        for text, out, wanted in zip(texts, outputs, spans, strict=True):
-            enc = tokenizer(
-                text,
-                truncation=True,
-                max_length=self.model.max_seq_length,
-                return_offsets_mapping=True,
-            )
+        for i, (out, wanted) in enumerate(zip(outputs, spans, strict=True)):
             mask = out["attention_mask"].bool().numpy()
             ids = out["input_ids"].numpy()[mask] if "input_ids" in out else None
             tokens = out["token_embeddings"].float().numpy()[mask]
-            offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-            if ids is None or list(ids) != list(enc["input_ids"]):
+            offsets = np.asarray(encoded["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            if ids is None or list(ids) != list(encoded["input_ids"][i]):
                 offsets = np.zeros((len(tokens), 2), dtype=np.int64)  # unmatched: no vectors
             pooled.append(pool_spans(tokens, offsets, wanted))
         return self._unit_rows(outputs), pooled

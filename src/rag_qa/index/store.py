@@ -47,6 +47,9 @@ class Store:
     @classmethod
     def create(cls, path: Path) -> Store:
         store = cls(path, readonly=False)
+        # 16 KiB pages: a passage's sentence vectors (about 1.8 KB) pack without the slack of
+        # 4 KiB pages; the sample's store is 27.3 MB instead of 33.5 (21.6 before sentences).
+        store.db.execute("PRAGMA page_size = 16384")
         store.db.executescript(SCHEMA)
         return store
 
