@@ -140,3 +140,11 @@ def test_warm_up_runs_the_whole_path_once(settings, span_model):
     engine = Engine(settings, span_model)
     span_model.calls.clear()
     assert engine.warm_up() >= 0 and span_model.calls and engine.answered == 0
+
+
+def test_a_timeline_encodes_its_topic_once_for_every_report(settings, span_model):
+    run_build(settings, lambda: span_model)
+    engine = Engine(settings, span_model)
+    span_model.calls.clear()
+    engine.timeline("How has management oversight changed over the years?")
+    assert span_model.calls == [1]

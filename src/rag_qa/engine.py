@@ -338,10 +338,11 @@ class Engine:
         intent = intent or analyse(question, newest=retriever.table.newest)
         docs = [d for d in retriever.docs.values() if filters is None or filters.matches(d)]
         topic = timeline_topic(intent)
+        vector = self.encode_questions([topic])[0]  # once, for every report's search
 
         def best_in(doc: Document) -> Passage | None:
             within = retriever.table.codes_of([doc.doc_id])
-            found = retriever.search(topic, k=1, steer=False, within=within)
+            found = retriever.search(topic, k=1, steer=False, within=within, vector=vector)
             return found.passages[0] if found.passages else None
 
         return build_timeline(intent, docs, best_in)
