@@ -40,6 +40,7 @@ class Candidate:
     passage: Passage
     rows: tuple[int, ...]  # the passage's sentences (unit_spans indices) quoted together
     text: str
+    sentences: int  # how many sentences the passage splits into (its stored vectors' count)
 
     @property
     def first(self) -> int:
@@ -49,7 +50,6 @@ class Candidate:
 @dataclass(frozen=True)
 class _Unit:
     row: int
-    line: int
     text: str  # marker dropped
     item: bool  # opens a list item
     label: bool  # a whole short line with no closing punctuation (heading, address line)
@@ -75,7 +75,7 @@ def _units(text: str) -> list[_Unit]:
             and len(body.split()) <= LABEL_WORDS
             and not _CLOSED.search(body)
         )
-        out.append(_Unit(row, line, body, item, label, label or body.endswith(":")))
+        out.append(_Unit(row, body, item, label, label or body.endswith(":")))
     return out
 
 
@@ -87,6 +87,7 @@ def _joined(intro: _Unit, unit: _Unit) -> str:
 def passage_candidates(passage: Passage) -> list[Candidate]:
     """The passage's candidates, in the passage's order."""
     units = _units(passage.chunk.text)
+    n = len(units)
     out: list[Candidate] = []
     intro: _Unit | None = None  # the line introducing the list being read
     i = 0
@@ -94,9 +95,9 @@ def passage_candidates(passage: Passage) -> list[Candidate]:
         u = units[i]
         if u.item:
             if intro is not None:
-                out.append(Candidate(passage, (intro.row, u.row), _joined(intro, u)))
+                out.append(Candidate(passage, (intro.row, u.row), _joined(intro, u), n))
             elif not _opens_mid_sentence(u.text):
-                out.append(Candidate(passage, (u.row,), u.text))
+                out.append(Candidate(passage, (u.row,), u.text, n))
             i += 1
             continue
         if u.label:
@@ -107,14 +108,14 @@ def passage_candidates(passage: Passage) -> list[Candidate]:
             whole = len(run) > 1 or ": " in u.text  # an address block, or "Lead inspector: X"
             if whole and not _opens_mid_sentence(u.text):
                 text = " ".join(x.text for x in run)
-                out.append(Candidate(passage, tuple(x.row for x in run), text))
+                out.append(Candidate(passage, tuple(x.row for x in run), text, n))
             intro = run[-1] if nxt is not None and nxt.item else None
             i += len(run)
             continue
         nxt = units[i + 1] if i + 1 < len(units) else None
         intro = u if u.intro and nxt is not None and nxt.item else None
         if intro is None and not _opens_mid_sentence(u.text):
-            out.append(Candidate(passage, (u.row,), u.text))
+            out.append(Candidate(passage, (u.row,), u.text, n))
         i += 1
     return out
 

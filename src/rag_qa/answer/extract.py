@@ -104,13 +104,9 @@ def _dense_scores(question: str, cands: list[Candidate], vectors: SentenceVector
     """Each candidate's cosine to the question, from its sentences' stored vectors where the
     passage's stored sentences are the ones it splits into, else encoded now."""
     rows: list[np.ndarray | None] = []
-    units: dict[str, int] = {}  # chunk_id -> how many sentences it splits into
     for c in cands:
-        chunk = c.passage.chunk
-        found = vectors.stored.get(chunk.chunk_id)
-        if found is not None and chunk.chunk_id not in units:
-            units[chunk.chunk_id] = len(unit_spans(chunk.text))
-        fits = found is not None and len(found) == units[chunk.chunk_id]
+        found = vectors.stored.get(c.passage.chunk.chunk_id)
+        fits = found is not None and len(found) == c.sentences
         read = fits and all(found.weights[r] > 0 for r in c.rows)
         rows.append(found.joined(list(c.rows)) if read else None)
     missing = [c.text for c, row in zip(cands, rows, strict=True) if row is None]

@@ -121,28 +121,28 @@ class Store:
         self.db.commit()
 
     # -- reading ---------------------------------------------------------------------------
-    def get_embeddings(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _by_key(self, select: str, keys: list[str], *params):
+        """Rows of ``select ... AND key IN (...)`` (``select`` ends before the IN list),
+        500 keys a query."""
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
-            q = f"SELECT key, vector FROM embeddings WHERE key IN ({','.join('?' * len(part))})"
-            for row in self.db.execute(q, part):
-                vec = np.frombuffer(row["vector"], dtype="<f4")
-                if vec.shape[0] == dim:
-                    found[row["key"]] = vec
+            yield from self.db.execute(f"{select} ({','.join('?' * len(part))})", [*params, *part])
+
+    def get_embeddings(self, keys: list[str], dim: int) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for row in self._by_key("SELECT key, vector FROM embeddings WHERE key IN", keys):
+            vec = np.frombuffer(row["vector"], dtype="<f4")
+            if vec.shape[0] == dim:
+                found[row["key"]] = vec
         return found
 
     def get_sentences(self, keys: list[str], version: int) -> dict[str, bytes]:
         """Stored sentence vectors by embedding key (none from a store older than them)."""
-        found: dict[str, bytes] = {}
+        select = "SELECT key, data FROM sentences WHERE version = ? AND key IN"
         try:
-            for i in range(0, len(keys), 500):
-                part = keys[i : i + 500]
-                q = f"SELECT key, data FROM sentences WHERE version = ? AND key IN ({','.join('?' * len(part))})"
-                found.update((r[0], r[1]) for r in self.db.execute(q, [version, *part]))
+            return {r[0]: r[1] for r in self._by_key(select, keys, version)}
         except sqlite3.OperationalError:  # no such table: an index built before them
             return {}
-        return found
 
     def sentences_of(self, chunk_ids: list[str], version: int) -> dict[str, bytes]:
         """The sentence vectors of these passages, by chunk_id (those that have them)."""
