@@ -113,7 +113,9 @@ def friendly_errors(func):
 def embedder_factory(settings: Settings):
     from rag_qa.embed.model import load_embedder
 
-    return lambda: load_embedder(settings.embed.model, settings.embed.precision)
+    return lambda: load_embedder(
+        settings.embed.model, settings.embed.precision, settings.embed.query_encoder
+    )
 
 
 def ray_embedder_factory(

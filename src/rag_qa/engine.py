@@ -153,7 +153,12 @@ class Engine:
         if embedder_factory is None:
             from rag_qa.embed.model import load_embedder
 
-            return cls(settings, load_embedder(settings.embed.model, settings.embed.precision))
+            return cls(
+                settings,
+                load_embedder(
+                    settings.embed.model, settings.embed.precision, settings.embed.query_encoder
+                ),
+            )
         return cls(settings, embedder_factory())
 
     def _open(self) -> Retriever:
