@@ -250,9 +250,9 @@ def serve(
         )
     started = time.perf_counter()
     engine = Engine.open(settings, embedder_factory)
-    # The model loads (torch's import is most of it) while Gradio is imported and the page
-    # is built; the first question then runs the whole path once before "ready" is said.
-    loading = threading.Thread(target=engine.load_model, name="load-model", daemon=True)
+    # The question encoder's weights load while Gradio is imported and the page is built;
+    # the first question then runs the whole path once before "ready" is said.
+    loading = threading.Thread(target=_load, args=(engine,), name="load-model", daemon=True)
     loading.start()
     app = create_app(
         settings,
@@ -280,6 +280,17 @@ def serve(
         trimmer.stop()
         app.service.cleanup()
         restore()
+
+
+def _load(engine: Engine) -> None:
+    engine.load_model()
+    # Gradio runs every event inside utils.MatplotlibBackendMananger, which imports matplotlib
+    # and asks for its backend (that imports pyplot): 0.45 s of the first answer in a process
+    # (py-spy, shipped corpus). Both done here, the first answer is as fast as the tenth.
+    with contextlib.suppress(ImportError):
+        import matplotlib
+
+        matplotlib.use("agg")
 
 
 def _say_ready(app: App, host: str, port: int, credentials, allow_upload: bool, secs: float):
