@@ -33,7 +33,7 @@ PIPELINE_VERSION = (
 MODES = ("bm25", "dense", "hybrid")
 FUSIONS = ("rrf", "weighted")
 PRECISIONS = ("auto", "fp32", "bf16")
-QUERY_ENCODERS = ("numpy", "model")  # rag_qa.embed.model.QUERY_ENCODERS
+QUERY_ENCODERS = ("numpy", "model")
 
 
 class SettingsError(ValueError):
@@ -119,9 +119,10 @@ class EmbedSettings:
     batch_size: int = 32
     # bf16 where the CPU has it: hit@5 and MRR within 0.01 of fp32, builds twice as fast.
     precision: str = "auto"
-    # Questions through numpy (rag_qa.embed.light) or the model itself: "numpy" starts
-    # `serve` without torch (ready in 3.2 s against 5.9 s on the shipped corpus); its vectors
-    # are the float32 model's to a cosine of 1.0000; eval figures in README.md.
+    # Questions through numpy (rag_qa.embed.light) or sentence-transformers ("model"): numpy
+    # starts `serve` without torch (ready in 2.2 s against 5.6-5.9 s on the shipped corpus;
+    # 5.6 ms a question against 4.0 ms through torch in bf16); its vectors are the float32
+    # model's to a cosine above 0.99999; both eval suites unchanged to 3 decimals.
     query_encoder: str = "numpy"
 
     def __post_init__(self) -> None:
