@@ -83,8 +83,10 @@ class LightEncoder:
         weights = {
             k.removeprefix("bert."): v.astype(np.float32, copy=False) for k, v in weights.items()
         }
-        self._embed = weights
         self.layers = [_layer(weights, i) for i in range(int(config["num_hidden_layers"]))]
+        # Only the embedding tables are kept beside the layers, which hold their own
+        # transposed copies of the matrices (keeping every array would hold those twice).
+        self._embed = {k: v for k, v in weights.items() if k.startswith("embeddings.")}
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_seq_length)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))

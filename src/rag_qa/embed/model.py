@@ -175,11 +175,6 @@ class SentenceTransformerEmbedder:
                 self.query_encoder = "model"
         return self._light
 
-    def load(self) -> None:
-        """Load what ``encode`` needs (the numpy weights, or the whole model)."""
-        if self.light is None:
-            _ = self.model
-
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Unit vectors, one row per text: through the numpy encoder where there is one
         (in batches of texts of similar length), else sentence-transformers."""
