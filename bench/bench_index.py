@@ -106,7 +106,7 @@ def model_only(emb, settings: Settings) -> dict:
     texts = [r[0] for r in db.execute("SELECT text FROM chunks ORDER BY vec_id")]
     db.close()
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    emb.encode(texts, batch_size=settings.embed.batch_size)
+    emb.encode_passages(texts, batch_size=settings.embed.batch_size)  # the build's own path
     secs = time.perf_counter() - t0
     row = {"passages": len(texts), "seconds": round(secs, 2)}
     row["cpu_per_wall"] = round((cpu_seconds() - cpu0) / secs, 2)
@@ -125,7 +125,7 @@ def main() -> None:
     base = Settings.make(precision=args.precision)
     t0 = time.perf_counter()
     emb = load_embedder(base.embed.model, base.embed.precision)
-    emb.encode(["warm-up"])  # the model loads lazily on the first encode
+    emb.encode_passages(["warm-up"])  # the model loads lazily: builds embed through it
     load_s = time.perf_counter() - t0
     print(f"model {emb.name} ({getattr(emb, 'precision', '?')}) loaded in {load_s:.2f} s")
     print(f"torch threads: {__import__('torch').get_num_threads()}, cpus: {os.cpu_count()}")

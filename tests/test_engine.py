@@ -155,3 +155,17 @@ def test_engine_open_refuses_a_missing_index_before_loading_a_model(tmp_path, se
     with pytest.raises(IndexError_, match="no index"):
         Engine.open(settings.replace(index_dir=tmp_path / "none"), lambda: loaded.append(1))
     assert loaded == []
+
+
+def test_prepare_finds_what_first_questions_would(engine):
+    """A server that says it is ready has found the passages stating judgements and visit
+    dates: the first such question does not pay for it."""
+    steering = engine.retriever.steering
+    assert "judgement_passages" not in vars(steering)
+    engine.prepare()
+    found = vars(steering)
+    assert found["judgement_passages"].shape == (2, engine.index.bm25.size)
+    assert isinstance(found["date_passages"], list)
+    computed = found["judgement_passages"]
+    engine.ask("What was the overall effectiveness judgement?")
+    assert vars(steering)["judgement_passages"] is computed

@@ -205,6 +205,7 @@ class Engine:
         except G.IndexError_ as err:
             log.warning("keeping the loaded index: %s", err)
             return False
+        fresh.prepare()
         with self._lock:
             self._retriever = fresh
         return True
@@ -314,11 +315,18 @@ class Engine:
         call); safe to run in a thread while something else is imported."""
         self.embedder.encode(["warm up"])
 
+    def prepare(self) -> None:
+        """Load the model and compute what the index's first questions would (the passages
+        stating judgements and visit dates), so that none of them waits for it."""
+        self.load_model()
+        self.retriever.prepare()
+
     def warm_up(self) -> float:
         """Run the whole question path once, so that the first real question is answered as
         fast as the tenth (the model's first calls, numpy's and SQLite's first reads are
         slow); the seconds it took."""
         started = time.perf_counter()
+        self.retriever.prepare()
         self.embedder.encode(["warm up " * n for n in (1, 8, 32)])
         self.ask("What did inspectors find about the quality of practice?", timeline=False)
         self.answered -= 1

