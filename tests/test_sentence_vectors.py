@@ -148,3 +148,32 @@ def test_a_timeline_encodes_its_topic_once_for_every_report(settings, span_model
     span_model.calls.clear()
     engine.timeline("How has management oversight changed over the years?")
     assert span_model.calls == [1]
+
+
+def test_near_the_line_only_the_best_chosen_sentences_are_encoded_alone():
+    """Weak evidence is read again by encoding the first ``confirm_sentences`` chosen
+    sentences alone; their best cosine becomes the similarity abstention is decided on."""
+    from types import SimpleNamespace
+
+    from rag_qa.answer.extract import AnswerSentence, Selection, SentenceVectors, _confirmed
+    from rag_qa.settings import AnswerSettings
+
+    q = np.array([1.0, 0.0], dtype=np.float32)
+    rows = {"best": [0.6, 0.8], "next": [0.8, 0.6], "last": [1.0, 0.0]}
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return np.array([rows[t] for t in texts], dtype=np.float32)
+
+    chosen = [AnswerSentence(t, 1, 1.0 - i / 10) for i, t in enumerate(rows)]
+    vectors = SentenceVectors(question=q, embed=embed)
+    s = AnswerSettings(confirm_sentences=2)
+    weak = SimpleNamespace(coverage=0.1)
+    got = _confirmed(Selection(chosen, 0.45), weak, s, vectors)
+    assert calls == [["best", "next"]] and got.similarity == pytest.approx(0.8)
+    assert got.sentences == chosen
+    calls.clear()  # clear evidence is left as it is, with no model call
+    assert _confirmed(Selection(chosen, 0.6), weak, s, vectors).similarity == 0.6
+    assert _confirmed(Selection(chosen, 0.45), SimpleNamespace(coverage=0.5), s, vectors)
+    assert calls == []

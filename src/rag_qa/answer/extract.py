@@ -236,7 +236,7 @@ def _confirmed(
         or result.coverage >= s.confirm_coverage
     ):
         return selection
-    alone = vectors.embed([c.text for c in selection.sentences])
+    alone = vectors.embed([c.text for c in selection.sentences[: s.confirm_sentences]])
     return Selection(selection.sentences, max(0.0, float((alone @ q).max())))
 
 
