@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_index import SAMPLE, copy_file, copy_shipped  # noqa: E402
+from bench_index import SAMPLE, copy_file, copy_shipped, write_results  # noqa: E402
 from bench_peers import pick_sample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,9 +104,7 @@ def main() -> None:
     for k in codes:
         print(f"{k:<10} median {out[k]['median_s']:.1f} s, {out[k]['bytes']:,} B")
     print(f"this / {args.ref}: {out['ratio']}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, out)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,13 @@ def live_gen(index_dir: Path) -> Path:
     return gen
 
 
+def write_results(path: Path, results: dict) -> None:
+    """The run's figures as JSON beside the benchmarks, and where they went."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
 def cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime

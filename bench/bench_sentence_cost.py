@@ -14,7 +14,6 @@ median build seconds and generation bytes of each, and their ratios (issue targe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_index import SAMPLE, build, copy_file, copy_shipped  # noqa: E402
+from bench_index import SAMPLE, build, copy_file, copy_shipped, write_results  # noqa: E402
 
 from rag_qa.embed.model import load_embedder  # noqa: E402
 from rag_qa.settings import Settings  # noqa: E402
@@ -90,9 +89,7 @@ def main() -> None:
         print(f"{k:<10}{r['median_s']:>10.1f}{runs:>26}{int(r['median_bytes']):>16,}")
     print(f"with / without: time {out['time_ratio']} (target < 1.25), ")
     print(f"                disk {out['disk_ratio']} (target < 1.30)")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_results(RESULTS, out)
 
 
 if __name__ == "__main__":
