@@ -153,8 +153,6 @@ def test_a_timeline_encodes_its_topic_once_for_every_report(settings, span_model
 def test_near_the_line_only_the_best_chosen_sentences_are_encoded_alone():
     """Weak evidence is read again by encoding the first ``confirm_sentences`` chosen
     sentences alone; their best cosine becomes the similarity abstention is decided on."""
-    from types import SimpleNamespace
-
     from rag_qa.answer.extract import AnswerSentence, Selection, SentenceVectors, _confirmed
     from rag_qa.settings import AnswerSettings
 
@@ -169,11 +167,47 @@ def test_near_the_line_only_the_best_chosen_sentences_are_encoded_alone():
     chosen = [AnswerSentence(t, 1, 1.0 - i / 10) for i, t in enumerate(rows)]
     vectors = SentenceVectors(question=q, embed=embed)
     s = AnswerSettings(confirm_sentences=2)
-    weak = SimpleNamespace(coverage=0.1)
+    weak = _result(coverage=0.15)
     got = _confirmed(Selection(chosen, 0.45), weak, s, vectors)
     assert calls == [["best", "next"]] and got.similarity == pytest.approx(0.8)
     assert got.sentences == chosen
     calls.clear()  # clear evidence is left as it is, with no model call
     assert _confirmed(Selection(chosen, 0.6), weak, s, vectors).similarity == 0.6
-    assert _confirmed(Selection(chosen, 0.45), SimpleNamespace(coverage=0.5), s, vectors)
+    assert _confirmed(Selection(chosen, 0.45), _result(coverage=0.5), s, vectors)
     assert calls == []
+
+
+def _result(**changed):
+    """A search result as the answer reads it: passages, coverage, the flags."""
+    from types import SimpleNamespace
+
+    fields = {"passages": ["p"], "no_match": False, "states_judgement": False, "coverage": 0.15}
+    return SimpleNamespace(**{**fields, **changed})
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"coverage": 0.05}, {"no_match": True}, {"states_judgement": True}],
+    ids=["abstains-on-coverage", "no-matching-document", "states-the-judgement"],
+)
+def test_no_sentence_is_encoded_alone_where_its_similarity_decides_nothing(changed):
+    """Near the line, but the answer abstains anyway (coverage under min_coverage, no
+    matching document) or answers anyway (a passage states the judgement asked about): no
+    model call, and the stored similarity is kept. (5 of the 9 Slough questions that made
+    the call in bench.py were of these.)"""
+    from rag_qa.answer.extract import AnswerSentence, Selection, SentenceVectors, _confirmed
+    from rag_qa.settings import AnswerSettings
+
+    calls = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return np.ones((len(texts), 2), dtype=np.float32)
+
+    vectors = SentenceVectors(question=np.array([1.0, 0.0], dtype=np.float32), embed=embed)
+    chosen = [AnswerSentence("A sentence near the line.", 1, 1.0)]
+    s = AnswerSettings()
+    assert _confirmed(Selection(chosen, 0.45), _result(**changed), s, vectors).similarity == 0.45
+    assert calls == []
+    assert _confirmed(Selection(chosen, 0.45), _result(), s, vectors).similarity == 1.0
+    assert calls == [["A sentence near the line."]]
