@@ -478,6 +478,29 @@ def test_login_is_required_with_auth(settings, fake_model):
         app.demo.close()
 
 
+def test_a_warm_up_question_is_asked_over_http_logged_in_before_ready(settings, fake_model, caplog):
+    """With logins required, the warm-up question logs in and is answered through the
+    chat's own /ask route before ``on_ready``; a server that cannot be reached is a
+    warning, not an error."""
+    run_build(settings, lambda: fake_model)
+    app = A.create_app(settings, fake_model)
+    seen = []
+    _, url, _ = A.launch(
+        app,
+        port=free_port(),
+        auth=[("ann", "pw")],
+        prevent_thread_lock=True,
+        warm_question=OVERSIGHT,
+        on_ready=lambda: seen.append(app.service.answers),
+    )
+    try:
+        assert seen == [1]
+    finally:
+        app.demo.close()
+    A.warm_over_http(f"http://127.0.0.1:{free_port()}/", None, OVERSIGHT)  # nothing listens
+    assert "warm-up question over HTTP failed" in caplog.text
+
+
 def test_cli_serve_wires_the_app(settings, fake_model, monkeypatch, tmp_path):
     from click.testing import CliRunner
 
@@ -486,8 +509,9 @@ def test_cli_serve_wires_the_app(settings, fake_model, monkeypatch, tmp_path):
     run_build(settings, lambda: fake_model)
     seen = {}
 
-    def fake_launch(app, host, port, auth, on_ready=None):
+    def fake_launch(app, host, port, auth, on_ready=None, warm_question=None):
         seen.update(app=app, host=host, port=port, auth=auth, answered=app.service.answers)
+        seen["warm_question"] = warm_question
         on_ready()  # the server listens: only now is "ready" said
 
     monkeypatch.setattr(A, "launch", fake_launch)
@@ -516,4 +540,5 @@ def test_cli_serve_wires_the_app(settings, fake_model, monkeypatch, tmp_path):
     assert seen["app"].service.feedback_file == tmp_path / "fb.jsonl"
     assert fake_model.calls  # warmed up before serving
     assert seen["answered"] == 1  # the warm-up question ran before the server started
+    assert seen["warm_question"] in H.EXAMPLES  # and one is asked over HTTP before "ready"
     assert "documents loaded in" in result.output

@@ -165,7 +165,7 @@ def test_serve_trims_the_heap_while_serving(settings, fake_model, monkeypatch):
     run_build(settings, lambda: fake_model)
     seen = {}
 
-    def fake_launch(app, host, port, auth, on_ready=None):
+    def fake_launch(app, host, port, auth, on_ready=None, warm_question=None):
         seen["trimmer"] = [t for t in threading.enumerate() if t.name == "heap-trimmer"]
         before = app.service.answers
         app.service.ask(QUESTION, [], 3, Filters())
