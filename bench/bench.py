@@ -384,7 +384,7 @@ def print_table(results: dict) -> None:
     add("prepare s (judgement, visit-date passages)", lambda r: r["query"].get("prepare_s", "-"))
     add("serve ready s", lambda r: r["serve"]["ready_s"])
     add(
-        "serve answer s: 1st / 10th / median / 1st asked again",
+        "serve answer s: 1st/10th/median/1st again",
         lambda r: "{first_answer_s}/{tenth_answer_s}/{median_answer_s}/{first_again_s}".format(
             **r["serve"]
         ),
