@@ -202,9 +202,7 @@ def test_serve_warns_about_a_literal_password_and_help_says_so(settings, fake_mo
 
     run_build(settings, lambda: fake_model)
     seen = {}
-    monkeypatch.setattr(
-        A, "launch", lambda app, host, port, auth, on_ready=None: seen.update(auth=auth)
-    )
+    monkeypatch.setattr(A, "launch", lambda app, host, port, auth, **_: seen.update(auth=auth))
     monkeypatch.setenv("RAG_QA_LOGINS", "ann:pw")
     base = ["serve", "--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
     base += ["--model", "test-hash", "--feedback", str(settings.index_dir / "fb.jsonl")]
