@@ -230,7 +230,9 @@ def serve_bench(settings: Settings, port: int = 7871) -> dict:
         threading.Thread(target=server.stderr.read, daemon=True).start()  # keep it drained
         asked = questions()[:20]
         seconds = []
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}/", timeout=60) as http:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}/", timeout=60, trust_env=False
+        ) as http:
             params = ask_parameters(http)
             for q in [*asked, asked[0]]:
                 t0 = time.monotonic()

@@ -237,7 +237,7 @@ def warm_over_http(url: str, auth: list[tuple[str, str]] | None, question: str) 
     import httpx
 
     try:
-        with httpx.Client(base_url=url, timeout=30) as http:
+        with httpx.Client(base_url=url, timeout=10, trust_env=False) as http:  # no proxy
             if auth:
                 login = {"username": auth[0][0], "password": auth[0][1]}
                 http.post("login", data=login).raise_for_status()
@@ -277,8 +277,9 @@ def serve(
     embedder_factory: Callable[[], object] | None = None,
 ) -> None:
     """``rag-qa serve``: open the index with the model (``Engine.open``: no index is an error
-    before the model is loaded), answer a warm-up question, then serve the chat on
-    ``host:port`` until interrupted."""
+    before the model is loaded), answer a warm-up question in the process and, once it
+    listens, one over HTTP (``warm_over_http``), then serve the chat on ``host:port`` until
+    interrupted."""
     import click
 
     try:
