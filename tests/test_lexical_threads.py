@@ -36,3 +36,26 @@ def test_stemming_from_many_threads_at_once():
 
 def test_stem_cache_is_bounded():
     assert lexical.stem.cache_info().maxsize == lexical.STEM_CACHE_SIZE
+
+
+def test_the_c_stemmer_gives_the_pure_python_snowball_stems():
+    """PyStemmer (snowballstemmer's C backend, used when installed) is what stems, and it
+    gives the very stems of snowballstemmer's own pure-Python English stemmer on every word
+    of both eval suites' questions and accepted answers (an index built with either is read
+    the same)."""
+    import json
+    import re
+
+    from conftest import REPO
+    from snowballstemmer.english_stemmer import EnglishStemmer
+
+    assert type(lexical._stemmer()).__module__ == "Stemmer"
+    words = set()
+    for name in ("questions.jsonl", "multi_council.jsonl"):
+        for line in (REPO / "eval" / name).read_text(encoding="utf-8").splitlines():
+            words.update(re.findall(r"[a-z']+", json.dumps(json.loads(line)).lower()))
+    assert len(words) > 1500
+    python_side = EnglishStemmer()
+    assert {w: lexical.stem.__wrapped__(w) for w in words} == {
+        w: python_side.stemWord(w.removesuffix("'s")) for w in words
+    }

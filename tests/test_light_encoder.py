@@ -1,4 +1,4 @@
-"""The numpy question encoder (rag_qa.embed.light) against sentence-transformers itself."""
+"""The question encoder (rag_qa.embed.light, numpy and torch) against sentence-transformers."""
 
 from __future__ import annotations
 
@@ -66,26 +66,41 @@ def test_the_embedder_falls_back_to_the_model_for_an_unknown_architecture(tmp_pa
     assert emb.light is None and emb.query_encoder == "model"
 
 
-def test_questions_need_no_torch():
-    """Encoding a question through the embedder imports neither torch nor transformers."""
+@pytest.mark.parametrize("backend, torch_imported", [("numpy", "False"), ("torch", "True")])
+def test_questions_need_neither_transformers_nor_sentence_transformers(backend, torch_imported):
+    """Encoding a question through the embedder imports neither transformers nor
+    sentence-transformers; through numpy, not torch either."""
     code = (
         "import sys; from rag_qa.embed.model import load_embedder; "
-        f"e = load_embedder({MODEL!r}); v = e.encode(['a question']); "
+        f"e = load_embedder({MODEL!r}, query_encoder={backend!r}); v = e.encode(['a question']); "
         "print(v.shape, 'torch' in sys.modules, 'transformers' in sys.modules, "
         "'sentence_transformers' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     ).stdout.split()
-    assert out == ["(1,", "384)", "False", "False", "False"]
+    assert out == ["(1,", "384)", torch_imported, "False", "False"]
+
+
+def test_torch_and_numpy_give_the_same_vectors(light):
+    """The torch backend runs the same layers on the same weight arrays: the same vectors,
+    in one padded batch and one text at a time."""
+    torch_side = LightEncoder(resolve_model_dir(MODEL), 256, backend="torch")
+    together = torch_side.encode(TEXTS)
+    np.testing.assert_allclose(together, light.encode(TEXTS), atol=1e-5)
+    alone = np.vstack([torch_side.encode([t]) for t in TEXTS])
+    assert np.min(np.sum(together * alone, axis=1)) > 0.99999
+    shared = torch_side._torch.layers[0]["qkv_w"].data_ptr()
+    assert shared == torch_side.layers[0].qkv_w.ctypes.data  # the weights are not copied
 
 
 @pytest.mark.integration
 def test_vectors_are_the_float32_models():
-    """Through the numpy encoder and through sentence-transformers in float32, the same
-    texts give the same vectors (to float32 rounding)."""
-    numpy_side = SentenceTransformerEmbedder(MODEL, "fp32", "numpy").encode(TEXTS, batch_size=4)
+    """Through the numpy and torch encoders and through sentence-transformers in float32,
+    the same texts give the same vectors (to float32 rounding)."""
     model_side = SentenceTransformerEmbedder(MODEL, "fp32", "model").encode(TEXTS, batch_size=4)
-    cosines = np.sum(numpy_side * model_side, axis=1)
-    assert np.min(cosines) > 0.99999, cosines
-    np.testing.assert_allclose(numpy_side, model_side, atol=2e-5)
+    for backend in ("numpy", "torch"):
+        ours = SentenceTransformerEmbedder(MODEL, "fp32", backend).encode(TEXTS, batch_size=4)
+        cosines = np.sum(ours * model_side, axis=1)
+        assert np.min(cosines) > 0.99999, (backend, cosines)
+        np.testing.assert_allclose(ours, model_side, atol=2e-5)

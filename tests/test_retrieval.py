@@ -132,6 +132,25 @@ def test_near_duplicate():
     )
 
 
+def test_merging_compares_hashed_shingles_kept_for_recent_passages():
+    """The shingles merging compares are hashed and kept (bounded) per passage text: the
+    same decisions as the shingles themselves, made once for a passage seen again."""
+    from rag_qa.retrieval import dedup
+
+    a = "Management oversight of care leavers is now strong and personal advisers have manageable caseloads in every team."
+    texts = [a, "Headline findings " + a, "Inspectors found that the front door works well."]
+    dedup.hashed_shingles.cache_clear()
+    for x in texts:
+        for y in texts:
+            plain = dedup.shingles_overlap(dedup.shingles(x), dedup.shingles(y))
+            assert (
+                dedup.shingles_overlap(dedup.hashed_shingles(x), dedup.hashed_shingles(y)) == plain
+            )
+    info = dedup.hashed_shingles.cache_info()
+    assert info.misses == len(texts) and info.hits == 2 * len(texts) ** 2 - len(texts)
+    assert info.maxsize == dedup.SHINGLE_CACHE_PASSAGES
+
+
 def test_answer_cites_each_sentence_once():
     from rag_qa.answer.extract import select_sentences
     from rag_qa.records import Chunk, Document, Passage

@@ -21,7 +21,7 @@ from rag_qa.retrieval.query import topic_words
 from rag_qa.settings import AnswerSettings
 from rag_qa.text.question_kind import question_kind
 from rag_qa.text.sentences import unit_spans, unit_text
-from rag_qa.text.vocabulary import words
+from rag_qa.text.vocabulary import word_set, words
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _word_scores(question: str, sentences: list[str]) -> list[float]:
     """Each sentence's idf-weighted share of the question's topic words (idf among the
     candidate sentences), the same stems as BM25's."""
     q = set(words(topic_words(question)))
-    present = [set(words(s)) & q for s in sentences]
+    present = [word_set(s) & q for s in sentences]
     df: dict[str, int] = {}
     for found in present:
         for t in found:

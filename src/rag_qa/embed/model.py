@@ -90,7 +90,7 @@ class SentenceTransformerEmbedder:
     """Passages through sentence-transformers (``encode_spans``, ``encode_passages``);
     questions and other few texts (``encode``) through ``query_encoder``."""
 
-    def __init__(self, model: str, precision: str = "auto", query_encoder: str = "numpy"):
+    def __init__(self, model: str, precision: str = "auto", query_encoder: str = "torch"):
         if query_encoder not in QUERY_ENCODERS:
             raise ModelError(
                 f"query encoder must be one of {QUERY_ENCODERS}, not {query_encoder!r}"
@@ -165,11 +165,13 @@ class SentenceTransformerEmbedder:
     def light(self):
         """The numpy encoder (rag_qa.embed.light), or None where the model is not one it runs
         or ``query_encoder`` is "model"."""
-        if self._light is None and self.query_encoder == "numpy":
+        if self._light is None and self.query_encoder in ("numpy", "torch"):
             from rag_qa.embed.light import LightEncoder, LightModelError
 
             try:
-                self._light = LightEncoder(self.model_dir, self._read_max_tokens())
+                self._light = LightEncoder(
+                    self.model_dir, self._read_max_tokens(), backend=self.query_encoder
+                )
             except LightModelError as err:
                 log.info("%s; questions go through sentence-transformers", err)
                 self.query_encoder = "model"
@@ -301,7 +303,7 @@ def encode_spans(
 REGISTRY: dict[str, Callable[[], Embedder]] = {}
 
 
-def load_embedder(model: str, precision: str = "auto", query_encoder: str = "numpy") -> Embedder:
+def load_embedder(model: str, precision: str = "auto", query_encoder: str = "torch") -> Embedder:
     if model in REGISTRY:
         return REGISTRY[model]()
     return SentenceTransformerEmbedder(model, precision, query_encoder)
