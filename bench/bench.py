@@ -285,7 +285,7 @@ def main() -> None:
         torch.set_num_threads(threads)
     # Warm the model on full-length batches first: its first long batches in a process are
     # slower (about 2 s more on the shipped corpus), which would count against the build.
-    # (encode_passages: the build's path; encode takes questions through the numpy encoder)
+    # (encode_passages: the build's path; encode takes questions through our own BERT pass)
     emb.encode_passages(
         [("warm up " * n).strip() for n in range(8, 264, 4)], batch_size=base.embed.batch_size
     )

@@ -104,6 +104,20 @@ def shipped_chunks(tmp_path_factory):
     return out
 
 
+def test_candidates_kept_for_a_text_belong_to_each_passage_holding_it():
+    """What may be quoted is kept per text (``quotable``), but each passage's candidates are
+    its own: two reports holding the same paragraph are cited each as itself."""
+    from rag_qa.answer.candidates import quotable
+
+    text = "Leaders know their services well. Caseloads are manageable."
+    quotable.cache_clear()
+    first, second = _passage(text, rank=1), _passage(text, rank=2)
+    a, b = passage_candidates(first), passage_candidates(second)
+    assert [c.text for c in a] == [c.text for c in b] == _texts(text)
+    assert {c.passage.rank for c in a} == {1} and {c.passage.rank for c in b} == {2}
+    assert quotable.cache_info().misses == 1
+
+
 def test_shapes_of_answers():
     assert has_name("The inspectors were Amanda Maxwell, Her Majesty’s Inspector.")
     assert not has_name("Interim Chief Executive and Director of Children’s Services")

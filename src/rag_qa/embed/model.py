@@ -163,8 +163,8 @@ class SentenceTransformerEmbedder:
 
     @property
     def light(self):
-        """The numpy encoder (rag_qa.embed.light), or None where the model is not one it runs
-        or ``query_encoder`` is "model"."""
+        """Our own BERT pass (rag_qa.embed.light, in torch or numpy), or None where the
+        model is not one it runs or ``query_encoder`` is "model"."""
         if self._light is None and self.query_encoder in ("numpy", "torch"):
             from rag_qa.embed.light import LightEncoder, LightModelError
 
@@ -178,7 +178,7 @@ class SentenceTransformerEmbedder:
         return self._light
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Unit vectors, one row per text: through the numpy encoder where there is one
+        """Unit vectors, one row per text: through our own BERT pass where there is one
         (in batches of texts of similar length), else sentence-transformers."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
