@@ -52,6 +52,10 @@ def test_packing_keeps_cosines_within_a_hundredth():
     union /= np.linalg.norm(union)
     assert float(got.joined([0, 1]) @ union) > 0.99
     assert unpack(blob[:-1], 384) is None and unpack(blob, 256) is None
+    # Kept for the recent passages: the same blob gives the same (shared, read-only) set.
+    assert unpack(bytes(blob), 384) is got
+    with pytest.raises(ValueError, match="read-only"):
+        got.dirs[0, 0] = 1.0
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag_qa.index.bm25 import Bm25Index
 from rag_qa.records import Passage
-from rag_qa.text.vocabulary import tokenize
+from rag_qa.text.vocabulary import token_set, tokenize
 
 
 def coverage(topic: str, passages: list[Passage], bm25: Bm25Index) -> float:
@@ -19,7 +19,7 @@ def coverage(topic: str, passages: list[Passage], bm25: Bm25Index) -> float:
     present: set[str] = set()
     for p in passages:
         extra = " ".join([p.document.title, p.chunk.section or ""])
-        present |= set(tokenize(p.chunk.text + " " + extra))
+        present |= token_set(p.chunk.text + " " + extra)
     weights = {w: bm25.idf(w) for w in words}
     total = sum(weights.values())
     return sum(v for w, v in weights.items() if w in present) / total if total else 0.0

@@ -133,3 +133,10 @@ def tokenize(text: str) -> list[str]:
     words apart (measured on the eval set: MRR@10 0.821 -> 0.851)."""
     stems = words(text)
     return stems + [f"{a}_{b}" for a, b in zip(stems, stems[1:], strict=False)]
+
+
+@functools.lru_cache(maxsize=512)
+def token_set(text: str) -> frozenset[str]:
+    """``tokenize``'s words and pairs as a set, kept for the recent passages (what coverage
+    reads of the top passages at every question: 0.25 ms a question, shipped corpus)."""
+    return frozenset(tokenize(text))
