@@ -59,3 +59,11 @@ def test_the_c_stemmer_gives_the_pure_python_snowball_stems():
     assert {w: lexical.stem.__wrapped__(w) for w in words} == {
         w: python_side.stemWord(w.removesuffix("'s")) for w in words
     }
+
+
+def test_kept_word_and_token_sets_are_those_of_words_and_tokenize():
+    text = "Management oversight of care leavers' plans is now strong; caseloads are manageable."
+    assert lexical.word_set(text) == set(lexical.words(text))
+    assert lexical.token_set(text) == set(lexical.tokenize(text))
+    assert "manag_oversight" in lexical.token_set(text)
+    assert lexical.token_set(text) is lexical.token_set(text)  # kept, not made again
